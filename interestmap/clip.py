@@ -120,3 +120,19 @@ class Signals:
         d = asdict(self)
         d["speech_segments"] = [list(s) for s in self.speech_segments]
         return d
+
+
+@dataclass
+class EncodedClip:
+    """A clip after the whole pipeline: its signals, one vector per block, the fused vector."""
+
+    clip: Clip
+    signals: Signals
+    blocks: dict[str, np.ndarray | None]
+    """Block name -> unit vector, or None where the modality is missing."""
+    fused: np.ndarray
+    media_kind: str = "none"
+    missing: dict[str, str] = field(default_factory=dict)
+    """Block or modality -> one-line reason it is absent."""
+    notes: list[str] = field(default_factory=list)
+    timings_s: dict[str, float] = field(default_factory=dict)

@@ -1,0 +1,154 @@
+"""The ``interestmap`` command line: the same library calls the app and the API use.
+
+Every command prints a one-line message on stderr and exits with code 2 on bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from .errors import InterestmapError
+
+EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def _add_clip_options(p: argparse.ArgumentParser) -> None:
+    """The options that describe a clip (shared by encode, nearest, analyze, whatif)."""
+    p.add_argument("path", nargs="*", type=Path,
+                   help="video, audio, or image file(s) (several images = a carousel); "
+                        "omit for a caption-only post")
+    p.add_argument("--caption", default="", help="caption with hashtags, as posted")
+    p.add_argument("--language", default=None, help="language code, e.g. en, ru, pt")
+    p.add_argument("--geo", default=None, help='a city or country, or "lat,lon"')
+    p.add_argument("--no-ocr", action="store_true", help="skip reading on-screen text")
+    p.add_argument("--no-asr", action="store_true", help="skip transcribing speech")
+
+
+def clip_from_args(args: argparse.Namespace) -> Any:
+    from .clip import Clip
+
+    if not args.path and not (args.caption or "").strip():
+        raise InterestmapError("nothing to encode: give a media file, a --caption, or both")
+    return Clip.of(args.path or None, caption=args.caption, language=args.language,
+                   geo=args.geo)
+
+
+def _print_json(obj: Any) -> None:
+    json.dump(obj, sys.stdout, ensure_ascii=False, indent=None, default=_json_default)
+    sys.stdout.write("\n")
+
+
+def _json_default(o: Any) -> Any:
+    import numpy as np
+
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+# Commands -----------------------------------------------------------------------------
+def cmd_encode(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from .pipeline import ClipEncoder, describe
+
+    clip = clip_from_args(args)
+    encoder = ClipEncoder(ocr=not args.no_ocr, asr=not args.no_asr)
+    encoded = encoder.encode(clip)
+    if args.out:
+        out = Path(args.out)
+        tmp = out.with_name(out.name + ".tmp.npy")
+        np.save(tmp, encoded.fused)
+        os.replace(tmp, out)
+    summary = describe(encoded, encoder.layout)
+    if args.json:
+        _print_json(summary)
+    else:
+        _print_encode_summary(summary, args.out)
+    return EXIT_OK
+
+
+def _print_encode_summary(s: dict[str, Any], out: str | None) -> None:
+    print(f"{s['media_kind']} clip -> {s['vector_dim']}-d interest vector")
+    for name, b in s["blocks"].items():
+        mark = "yes" if b["present"] else f"no ({b['missing']})"
+        enc = b["encoder"].get("name", "") if b["present"] else ""
+        print(f"  {name:<17} {mark}  {enc}")
+    sig = s["signals"]
+    print(f"  language: {sig['language'] or 'unknown'} (from {sig['language_source']})")
+    if sig["ocr_text"]:
+        print(f"  on-screen text: {sig['ocr_text'][:120]}")
+    if sig["transcript"]:
+        print(f"  speech: {sig['transcript'][:120]}")
+    for n in s["notes"]:
+        print(f"  note: {n}")
+    if out:
+        print(f"saved the vector to {out}")
+
+
+COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None],
+                          Callable[[argparse.Namespace], int]]] = {}
+
+
+def command(name: str, help_: str) -> Callable[[Callable[[argparse.ArgumentParser], None]],
+                                               Callable[[argparse.ArgumentParser], None]]:
+    """Register a sub-command's argument builder; its runner is ``cmd_<name>``."""
+    def deco(build: Callable[[argparse.ArgumentParser], None]) -> Callable[..., None]:
+        COMMANDS[name] = (help_, build, globals()[f"cmd_{name.replace('-', '_')}"])
+        return build
+    return deco
+
+
+@command("encode", "encode one clip into its fused interest vector")
+def _build_encode(p: argparse.ArgumentParser) -> None:
+    _add_clip_options(p)
+    p.add_argument("--out", default=None, help="save the fused vector to this .npy file")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="interestmap",
+        description="See which audiences and declared topics a short clip will reach.")
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (help_, build, _run) in COMMANDS.items():
+        build(sub.add_parser(name, help=help_, description=help_))
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help(sys.stderr)
+        return EXIT_BAD_INPUT
+    run = COMMANDS[args.command][2]
+    try:
+        return run(args)
+    except InterestmapError as e:
+        print(f"interestmap: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("interestmap: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as e:  # last resort: one line, not a traceback (unless --debug)
+        if args.debug:
+            raise
+        print(f"interestmap: internal error ({type(e).__name__}: {e}); "
+              "run with --debug and report it", file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":
+    sys.exit(main())

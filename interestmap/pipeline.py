@@ -1,0 +1,353 @@
+"""Clip -> EncodedClip: media, signals, one vector per block, and the fused vector.
+
+Reads top to bottom like the product: decode the media, read its signals (OCR, ASR,
+language, faces, sound), embed each modality with its encoder, fuse the blocks. Text
+blocks of many clips are embedded in one batch, which is what makes corpus builds fast.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+
+from .clip import Clip, EncodedClip, Media, Signals
+from .encoders.base import AudioEncoder, EncoderInfo, ImageEncoder, TextEncoder, l2_normalize
+from .errors import InterestmapError
+from .fusion import BLOCKS, Fuser, FusionLayout
+
+SILENT_DBFS = -60.0
+"""An audio track quieter than this on average is treated as no sound."""
+
+_HASHTAG = re.compile(r"#(\w+)", re.UNICODE)
+_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
+
+
+def caption_text(caption: str) -> str:
+    """The caption as a text model should read it: '#RealMadrid' -> 'Real Madrid'."""
+    def _tag(m: re.Match[str]) -> str:
+        return _CAMEL.sub(" ", m.group(1)).replace("_", " ")
+    return re.sub(r"\s+", " ", _HASHTAG.sub(_tag, caption or "")).strip()
+
+
+def _meaningful(text: str, min_letters: int = 3) -> bool:
+    return sum(ch.isalpha() for ch in text or "") >= min_letters
+
+
+@dataclass
+class EncodeProblem:
+    """A clip that could not be encoded, and why (one line)."""
+
+    index: int
+    clip_id: str | None
+    message: str
+
+
+@dataclass
+class _Pending:
+    """A clip between the per-clip stages and the batched text stage."""
+
+    clip: Clip
+    media: Media
+    signals: Signals
+    blocks: dict[str, np.ndarray | None] = field(default_factory=dict)
+    missing: dict[str, str] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+class ClipEncoder:
+    """Encode clips into fused interest vectors.
+
+    Encoders are given as objects or names (see ``encoders.registry``); ``None`` takes
+    the offline defaults. Models load on first use, once per process.
+    """
+
+    def __init__(
+        self,
+        text_encoder: TextEncoder | str | None = None,
+        image_encoder: ImageEncoder | str | None = None,
+        audio_encoder: AudioEncoder | str | None = None,
+        weights: Mapping[str, float] | None = None,
+        *,
+        ocr: bool = True,
+        asr: bool = True,
+        max_frames: int = 16,
+        max_duration_s: float | None = None,
+    ) -> None:
+        self.text_encoder = text_encoder
+        self.image_encoder = image_encoder
+        self.audio_encoder = audio_encoder
+        self.weights = weights
+        self.ocr = ocr
+        self.asr = asr
+        self.max_frames = max_frames
+        self.max_duration_s = max_duration_s
+
+    # Models, resolved lazily ----------------------------------------------------------
+    @cached_property
+    def text(self) -> TextEncoder:
+        from .encoders.registry import get_text_encoder
+
+        te = self.text_encoder
+        return te if isinstance(te, TextEncoder) else get_text_encoder(te)
+
+    @cached_property
+    def image(self) -> ImageEncoder:
+        from .encoders.registry import get_image_encoder
+
+        ie = self.image_encoder
+        return ie if isinstance(ie, ImageEncoder) else get_image_encoder(ie)
+
+    @cached_property
+    def audio(self) -> AudioEncoder:
+        from .encoders.registry import get_audio_encoder
+
+        ae = self.audio_encoder
+        return ae if isinstance(ae, AudioEncoder) else get_audio_encoder(ae)
+
+    @cached_property
+    def semantics(self) -> Any:
+        from .encoders.semantics import VisualSemantics
+
+        return VisualSemantics(self.image, self.text)
+
+    @cached_property
+    def language_encoder(self) -> Any:
+        from .encoders.context import LanguageEncoder
+
+        return LanguageEncoder()
+
+    @cached_property
+    def geo_encoder(self) -> Any:
+        from .encoders.context import GeoEncoder
+
+        return GeoEncoder()
+
+    def block_encoders(self) -> dict[str, EncoderInfo]:
+        """Which encoder makes each block (name, version, dim)."""
+        t = self.text.info
+        return {
+            "caption": t, "ocr": t, "speech": t,
+            "visual": self.image.info,
+            "visual_semantics": self.semantics.info,
+            "audio": self.audio.info,
+            "language": self.language_encoder.info,
+            "geo": self.geo_encoder.info,
+        }
+
+    @cached_property
+    def fuser(self) -> Fuser:
+        return Fuser(self.weights).fit(self.block_encoders())
+
+    @property
+    def layout(self) -> FusionLayout:
+        """Block dimensions, weights and encoders of the vectors this encoder makes."""
+        return self.fuser.layout_
+
+    # Encoding -------------------------------------------------------------------------
+    def encode(self, clip: Clip) -> EncodedClip:
+        """Encode one clip. Raises an :class:`InterestmapError` with a one-line message."""
+        return self._finish([self._per_clip(clip)])[0]
+
+    def encode_many(
+        self,
+        clips: Sequence[Clip],
+        *,
+        on_error: str = "raise",
+        progress: Callable[[int, int], None] | None = None,
+        show_progress: bool = False,
+    ) -> tuple[list[EncodedClip], list[EncodeProblem]]:
+        """Encode a batch. With ``on_error="skip"`` a bad clip is reported and skipped.
+
+        Returns the encoded clips (in input order, bad ones left out) and the problems.
+        ``progress(done, total)`` is called after each clip's media stage.
+        """
+        if on_error not in ("raise", "skip"):
+            raise ValueError("on_error must be 'raise' or 'skip'")
+        pending: list[_Pending] = []
+        problems: list[EncodeProblem] = []
+        bar = _progress_bar(len(clips), show_progress)
+        for i, clip in enumerate(clips):
+            try:
+                pending.append(self._per_clip(clip))
+            except InterestmapError as e:
+                if on_error == "raise":
+                    raise
+                problems.append(EncodeProblem(i, clip.id, str(e)))
+            if progress is not None:
+                progress(i + 1, len(clips))
+            if bar is not None:
+                bar.update(1)
+        if bar is not None:
+            bar.close()
+        return self._finish(pending), problems
+
+    def _per_clip(self, clip: Clip) -> _Pending:
+        """Media, signals, visual and audio blocks of one clip (text blocks come later)."""
+        from .media import load_media
+        from .signals import extract_signals
+
+        timings: dict[str, float] = {}
+        t0 = time.perf_counter()
+        kw: dict[str, Any] = {"max_frames": self.max_frames}
+        if self.max_duration_s is not None:
+            kw["max_duration_s"] = self.max_duration_s
+        media = load_media(clip.media or None, **kw)
+        timings["decode"] = time.perf_counter() - t0
+
+        signals = extract_signals(media, clip.caption, clip.language, clip.geo,
+                                  ocr=self.ocr, asr=self.asr)
+        timings.update(signals.timings_s)
+        p = _Pending(clip=clip, media=media, signals=signals, timings=timings)
+        p.missing.update(media.missing)
+        self._visual_blocks(p)
+        self._audio_block(p)
+        self._context_blocks(p)
+        return p
+
+    def _visual_blocks(self, p: _Pending) -> None:
+        if not p.media.frames:
+            reason = p.media.missing.get("visual", "no images or video frames")
+            p.blocks["visual"] = p.blocks["visual_semantics"] = None
+            p.missing["visual"] = p.missing["visual_semantics"] = reason
+            return
+        t0 = time.perf_counter()
+        feats = self.image.encode(p.media.frames)
+        p.blocks["visual"] = l2_normalize(feats.mean(axis=0))
+        p.timings["visual"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        sem = self.semantics.encode(p.media.frames)
+        p.blocks["visual_semantics"] = l2_normalize(sem.mean(axis=0))
+        p.timings["visual_semantics"] = time.perf_counter() - t0
+
+    def _audio_block(self, p: _Pending) -> None:
+        if p.media.audio is None:
+            p.blocks["audio"] = None
+            p.missing["audio"] = p.media.missing.get("audio", "no sound track")
+            return
+        loud = p.signals.loudness_dbfs
+        if loud is not None and loud < SILENT_DBFS:
+            p.blocks["audio"] = None
+            p.missing["audio"] = f"the sound track is silent ({loud:.0f} dBFS)"
+            return
+        t0 = time.perf_counter()
+        wave = p.media.audio_at(self.audio.sample_rate)
+        p.blocks["audio"] = self.audio.encode([wave])[0]
+        p.timings["audio"] = time.perf_counter() - t0
+
+    def _context_blocks(self, p: _Pending) -> None:
+        lang = p.signals.language
+        p.blocks["language"] = self.language_encoder.encode([lang])[0] if lang else None
+        if lang is None:
+            p.missing["language"] = "language unknown: give --language or a longer caption"
+        geo = p.signals.geo
+        p.blocks["geo"] = self.geo_encoder.encode([geo])[0] if geo is not None else None
+        if geo is None:
+            p.missing["geo"] = "no geo given"
+        for b in ("language", "geo"):
+            v = p.blocks[b]
+            if v is not None and not np.any(v):
+                p.blocks[b] = None
+                p.missing.setdefault(b, f"{b} not recognised")
+
+    def _finish(self, pending: list[_Pending]) -> list[EncodedClip]:
+        """Embed the text blocks of all pending clips in one batch, then fuse."""
+        texts: list[str] = []
+        where: list[tuple[int, str]] = []
+        for i, p in enumerate(pending):
+            s = p.signals
+            for block, text in (("caption", caption_text(s.caption)),
+                                ("ocr", s.ocr_text), ("speech", s.transcript)):
+                if _meaningful(text):
+                    texts.append(text)
+                    where.append((i, block))
+                else:
+                    p.blocks[block] = None
+                    p.missing[block] = {"caption": "no caption",
+                                        "ocr": "no readable on-screen text",
+                                        "speech": "no speech"}[block]
+        if texts:
+            t0 = time.perf_counter()
+            vecs = self.text.encode(texts)
+            per_clip = (time.perf_counter() - t0) / max(len(pending), 1)
+            for (i, block), v in zip(where, vecs, strict=True):
+                pending[i].blocks[block] = v
+            for p in pending:
+                p.timings["text"] = per_clip
+        out = []
+        for p in pending:
+            t0 = time.perf_counter()
+            blocks = {b: p.blocks.get(b) for b in BLOCKS}
+            fused = self.fuser.transform([blocks])[0]
+            p.timings["fusion"] = time.perf_counter() - t0
+            out.append(EncodedClip(
+                clip=p.clip, signals=p.signals, blocks=blocks, fused=fused,
+                media_kind=p.media.kind,
+                missing={b: r for b, r in p.missing.items() if blocks.get(b) is None},
+                notes=list(p.media.notes), timings_s=p.timings,
+            ))
+        return out
+
+
+def _progress_bar(total: int, show: bool) -> Any:
+    if not show or total <= 1:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc="encoding clips", unit="clip")
+
+
+def describe(encoded: EncodedClip, layout: FusionLayout) -> dict[str, Any]:
+    """A JSON-ready summary of an encoded clip (what ``interestmap encode --json`` prints)."""
+    sig = encoded.signals
+    blocks = {}
+    for b in BLOCKS:
+        v = encoded.blocks.get(b)
+        enc = layout.encoders.get(b, {})
+        blocks[b] = {
+            "present": v is not None,
+            "dim": int(layout.dims[b]),
+            "weight": float(layout.weights[b]),
+            "encoder": enc,
+            **({"missing": encoded.missing.get(b, "missing")} if v is None else {}),
+        }
+    return {
+        "id": encoded.clip.id,
+        "media": [str(p) for p in encoded.clip.media],
+        "media_kind": encoded.media_kind,
+        "vector_dim": int(encoded.fused.shape[0]),
+        "blocks": blocks,
+        "signals": {
+            "caption": sig.caption,
+            "hashtags": sig.hashtags,
+            "ocr_text": sig.ocr_text,
+            "transcript": sig.transcript,
+            "language": sig.language,
+            "language_source": sig.language_source,
+            "caption_language": sig.caption_language,
+            "ocr_language": sig.ocr_language,
+            "speech_language": sig.speech_language,
+            "faces": sig.faces,
+            "speech_share": sig.speech_share,
+            "music_share": sig.music_share,
+            "silence_share": sig.silence_share,
+            "loudness_dbfs": sig.loudness_dbfs,
+            "motion": sig.motion,
+            "geo": None if sig.geo is None else {
+                "name": sig.geo.name, "lat": sig.geo.lat, "lon": sig.geo.lon,
+                "country": sig.geo.country},
+        },
+        "notes": encoded.notes,
+        "timings_s": {k: round(float(v), 4) for k, v in encoded.timings_s.items()},
+    }
+
+
+def iter_texts(encoded: Iterable[EncodedClip]) -> list[str]:
+    """Caption, on-screen text and transcript of each clip joined: the words of a clip."""
+    return [" ".join(t for t in (caption_text(e.signals.caption), e.signals.ocr_text,
+                                 e.signals.transcript) if t) for e in encoded]
