@@ -29,6 +29,10 @@ class Clip:
     """A place name from the gazetteer, or "lat,lon"."""
     id: str | None = None
     account: str | None = None
+    published_at: str | None = None
+    """When it was (or will be) posted: ISO 8601 with a time zone, e.g. "2024-05-01T18:00:00+00:00"."""
+    labels: list[str] = field(default_factory=list)
+    """The user's own tags for the clip (e.g. a campaign or a known topic); kept as given."""
 
     @classmethod
     def of(cls, media: str | Path | Sequence[str | Path] | None = None, caption: str = "",
