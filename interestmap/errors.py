@@ -32,3 +32,7 @@ class EncoderMismatchError(InterestmapError):
 
 class IndexError_(InterestmapError):
     """An index is missing, half-built, or from an incompatible version."""
+
+
+class CorpusError(InterestmapError):
+    """A corpus (folder or manifest of clips) is missing, empty, or unreadable as a whole."""
