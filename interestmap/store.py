@@ -1,4 +1,4 @@
-"""Qdrant collections of an index, and the index folder that holds them.
+"""Qdrant collections of an index: clips, audiences and declared topics.
 
 :class:`IndexStore` wraps one ``QdrantClient``, embedded (``path=``, a folder on disk) or
 remote (``url=``, a Qdrant server); the rest of interestmap never knows which. Three
@@ -21,39 +21,17 @@ message. Embedded Qdrant searches by brute force; it suits up to a few tens of t
 of clips, beyond that use a server (``url=``). Payload indexes are made on a server only
 (embedded mode has no use for them).
 
-Index folder (``DIR``) and atomic builds::
-
-    DIR/manifest.json      written last, by temp file + os.replace: the index exists
-                           (and is complete) exactly when this file does
-    DIR/data-<token>/      the published generation: qdrant/ (embedded data) and any
-                           artefacts the build saved (projection model, ...)
-    DIR/cache/             the encode cache (see cache.py): survives every build
-    DIR/.building-<token>/ a build in progress; never opened by readers
-    DIR/.build.lock        held while a build runs: one build per folder at a time
-
-A build (:func:`begin_build`) writes a fresh generation into ``.building-<token>/``,
-rebuilding the Qdrant data from the encode cache (cheap: vectors are cached, only new
-clips are encoded), renames it to ``data-<token>/`` and then atomically replaces
-``manifest.json`` to point at it. A build killed at any point leaves the previous
-manifest and its generation untouched (or no manifest, for a first build, which
-:func:`read_manifest` reports as an interrupted build); the next build removes the
-leftovers and, thanks to the cache, resumes where the killed one stopped. On a Qdrant
-server the same scheme runs on collection names: each generation has its own prefix,
-recorded in the manifest, and the old generation's collections are dropped on publish.
+The index folder that holds a store, its manifest and atomic builds are in
+:mod:`interestmap.index_manifest`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import math
-import os
 import re
-import secrets
-import shutil
 import threading
-import time
 import uuid
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -64,7 +42,6 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from . import __version__
 from .errors import ConfigError, EncoderMismatchError, IndexError_, InterestmapError
 from .fusion import BLOCKS, FusionLayout
 
@@ -77,16 +54,6 @@ FUSED = "fused"
 CENTROID = "centroid"
 DESCRIPTION = "description"
 
-MANIFEST_NAME = "manifest.json"
-MANIFEST_FORMAT = 1
-"""Version of the manifest and index folder layout; bumped on incompatible changes."""
-CACHE_DIRNAME = "cache"
-QDRANT_DIRNAME = "qdrant"
-_BUILDING = ".building-"
-_DATA = "data-"
-_BUILD_LOCK = ".build.lock"
-_INDEX_ID = ".index-id"
-
 _ID_NAMESPACE = uuid.UUID("6f1f6c1e-4c8e-5d0b-9a53-1c2b8e0d7a41")
 """Namespace of the uuid5 point ids (fixed forever: changing it orphans every index)."""
 
@@ -95,6 +62,14 @@ FILTER_KEYS = ("account", "language", "media_kind", "labels", "audience", "since
 """Keys :meth:`IndexStore.search_clips` and friends accept in ``filters``."""
 
 _PREFIX_RE = re.compile(r"^[A-Za-z0-9_-]*$")
+
+
+def check_prefix(prefix: str) -> str:
+    """``prefix`` if it can start a Qdrant collection name, else :class:`ConfigError`."""
+    if not _PREFIX_RE.match(prefix):
+        raise ConfigError(f"collection prefix {prefix!r} may only hold letters, digits, "
+                          "'_' and '-'")
+    return prefix
 
 
 def point_id(kind: str, key: Any) -> str:
@@ -172,10 +147,19 @@ def _release_local(path: Path, shared: _Shared | None = None, force: bool = Fals
             del _LOCAL[path]
 
 
-def _close_local_under(folder: Path) -> None:
+def embedded_open_under(folder: Path) -> bool:
+    """True if this process has an embedded client open on ``folder`` or inside it."""
+    folder = folder.resolve()
+    with _LOCAL_LOCK:
+        return any(p == folder or folder in p.parents for p in _LOCAL)
+
+
+def close_embedded_under(folder: Path) -> None:
     """Close every shared embedded client whose folder lies in ``folder``."""
     folder = folder.resolve()
-    for path in [p for p in _LOCAL if p == folder or folder in p.parents]:
+    with _LOCAL_LOCK:
+        paths = [p for p in _LOCAL if p == folder or folder in p.parents]
+    for path in paths:
         _release_local(path, force=True)
 
 
@@ -193,10 +177,7 @@ class IndexStore:
         if (path is None) == (url is None):
             raise ConfigError("give either a folder (path) or a Qdrant server address (url) "
                               "for the index, not both and not neither")
-        if not _PREFIX_RE.match(prefix):
-            raise ConfigError(f"collection prefix {prefix!r} may only hold letters, digits, "
-                              "'_' and '-'")
-        self.prefix = prefix
+        self.prefix = check_prefix(prefix)
         self.url = url
         self.path: Path | None = None
         self._closed = False
@@ -402,7 +383,7 @@ class IndexStore:
         _check_unique(ids)
         self._require_clips(ids)
         if isinstance(payload, Mapping):
-            body = _jsonable(dict(payload))
+            body = to_jsonable(dict(payload))
             for start in range(0, len(ids), max(1, batch_size)):
                 chunk = [point_id("clip", i) for i in ids[start:start + batch_size]]
                 self._do(self._client.set_payload, self.name(CLIPS), payload=body,
@@ -553,7 +534,7 @@ class IndexStore:
                      points_selector=models.FilterSelector(filter=models.Filter()), wait=True)
         points = [models.PointStruct(
             id=point_id(kind, i), vector={vname: mat[r].tolist()} if _usable(mat[r]) else {},
-            payload={**_jsonable(dict(payloads[r])), "id": i}) for r, i in enumerate(ids)]
+            payload={**to_jsonable(dict(payloads[r])), "id": i}) for r, i in enumerate(ids)]
         for start in range(0, len(points), 256):
             self._do(self._client.upsert, self.name(coll), points=points[start:start + 256],
                      wait=True)
@@ -653,7 +634,7 @@ def _clip_payload_fields(payload: Mapping[str, Any], cid: str | None) -> dict[st
     """Payload made JSON-safe, with ``id``, ``published_ts`` and ``location`` filled in."""
     from .corpus import parse_datetime
 
-    out = _jsonable(dict(payload))
+    out = to_jsonable(dict(payload))
     if cid is not None:
         out["id"] = cid
     if out.get("published_at") is not None:
@@ -735,14 +716,14 @@ def _timestamp(value: Any, name: str) -> float:
                           "2024-05-01T18:00:00Z") from e
 
 
-def _jsonable(obj: Any) -> Any:
+def to_jsonable(obj: Any) -> Any:
     """NumPy scalars / arrays, Paths, dates and tuples turned into JSON types."""
     if isinstance(obj, Mapping):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
     if isinstance(obj, list | tuple | set):
-        return [_jsonable(v) for v in obj]
+        return [to_jsonable(v) for v in obj]
     if isinstance(obj, np.ndarray):
-        return _jsonable(obj.tolist())
+        return to_jsonable(obj.tolist())
     if isinstance(obj, np.bool_):
         return bool(obj)
     if isinstance(obj, np.integer):
@@ -786,349 +767,3 @@ def _check_unique(ids: list[str]) -> None:
 def _missing_message(missing: list[str]) -> str:
     shown = ", ".join(repr(m) for m in missing[:3]) + (" ..." if len(missing) > 3 else "")
     return f"{len(missing)} clip(s) not in this index: {shown}"
-
-
-# Manifest ------------------------------------------------------------------------------
-def read_manifest(index_dir: str | Path) -> dict[str, Any]:
-    """The manifest of a complete index; :class:`IndexError_` if missing or half-built."""
-    d = Path(index_dir).expanduser()
-    path = d / MANIFEST_NAME
-    if not d.is_dir():
-        raise IndexError_(f"no index at {d}: build one with `interestmap index build`")
-    if not path.is_file():
-        raise IndexError_(f"index at {d} is not complete (an interrupted build?): run "
-                          "`interestmap index build` again to resume")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError, OSError) as e:
-        raise IndexError_(f"the manifest of the index at {d} is unreadable ({e}): run "
-                          "`interestmap index build` again") from e
-    if not isinstance(data, dict) or "format" not in data:
-        raise IndexError_(f"{path} is not an interestmap index manifest")
-    if int(data["format"]) > MANIFEST_FORMAT:
-        raise IndexError_(f"the index at {d} was made by a newer interestmap "
-                          f"({data.get('interestmap_version', '?')}): upgrade interestmap")
-    return data
-
-
-def write_manifest(index_dir: str | Path, data: Mapping[str, Any]) -> dict[str, Any]:
-    """Atomically write ``DIR/manifest.json`` (temp file, fsync, os.replace).
-
-    Fills in ``format``, ``interestmap_version``, ``updated_at``, and keeps
-    ``created_at`` from the manifest it replaces. Returns what was written.
-    """
-    d = Path(index_dir).expanduser()
-    d.mkdir(parents=True, exist_ok=True)
-    now = _now()
-    created = now
-    with contextlib.suppress(Exception):
-        created = json.loads((d / MANIFEST_NAME).read_text(encoding="utf-8"))["created_at"]
-    out = {**_jsonable(dict(data)), "format": MANIFEST_FORMAT,
-           "interestmap_version": __version__, "updated_at": now}
-    out.setdefault("created_at", created)
-    _atomic_write_text(d / MANIFEST_NAME, json.dumps(out, indent=2, ensure_ascii=False) + "\n")
-    return out
-
-
-def manifest_layout(manifest: Mapping[str, Any]) -> FusionLayout:
-    """The :class:`FusionLayout` an index was built with."""
-    try:
-        return FusionLayout.from_dict(manifest["layout"])
-    except (KeyError, TypeError) as e:
-        raise IndexError_("the index manifest has no fusion layout: rebuild the index") from e
-
-
-def check_query_layout(manifest: Mapping[str, Any], layout: FusionLayout) -> None:
-    """Refuse (:class:`EncoderMismatchError`) a query encoded with other encoders."""
-    manifest_layout(manifest).check_compatible(layout)
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(d: Path) -> None:
-    with contextlib.suppress(OSError):  # not supported on every platform / filesystem
-        fd = os.open(d, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-def _now() -> str:
-    return datetime.now().astimezone().isoformat(timespec="seconds")
-
-
-# Opening and building an index ---------------------------------------------------------
-@dataclass
-class OpenIndex:
-    """A complete index: its folder, manifest, store and data folder."""
-
-    dir: Path
-    manifest: dict[str, Any]
-    store: IndexStore
-    data_dir: Path
-    """Folder of the published generation (where a build saved its artefacts)."""
-
-    @property
-    def layout(self) -> FusionLayout:
-        return manifest_layout(self.manifest)
-
-    def close(self) -> None:
-        self.store.close()
-
-    def __enter__(self) -> OpenIndex:
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.close()
-
-
-def cache_dir(index_dir: str | Path) -> Path:
-    """Where the encode cache of an index lives (kept across builds)."""
-    return Path(index_dir).expanduser() / CACHE_DIRNAME
-
-
-def open_index(index_dir: str | Path, url: str | None = None,
-               api_key: str | None = None) -> OpenIndex:
-    """Open a complete index for reading and searching.
-
-    A remote index uses the server recorded in its manifest unless ``url`` is given;
-    ``api_key`` defaults to ``$QDRANT_API_KEY``.
-    """
-    d = Path(index_dir).expanduser().resolve()
-    manifest = read_manifest(d)
-    data_dir = d / str(manifest.get("data", ""))
-    q = manifest.get("qdrant") or {}
-    if not manifest.get("data") or not data_dir.is_dir():
-        raise IndexError_(f"index at {d} is not complete (an interrupted build?): run "
-                          "`interestmap index build` again to resume")
-    if q.get("mode") == "remote":
-        store = IndexStore(url=url or q.get("url"),
-                           api_key=api_key or os.environ.get("QDRANT_API_KEY"),
-                           prefix=str(q.get("prefix", "")))
-    else:
-        qpath = d / str(q.get("path", Path(str(manifest["data"])) / QDRANT_DIRNAME))
-        if not qpath.is_dir():
-            raise IndexError_(f"index at {d} is not complete (an interrupted build?): run "
-                              "`interestmap index build` again to resume")
-        store = IndexStore(path=qpath)
-    return OpenIndex(dir=d, manifest=manifest, store=store, data_dir=data_dir)
-
-
-class IndexBuild:
-    """One build of an index folder: a fresh generation, published atomically.
-
-    Use as a context manager; leaving it by an exception aborts (the previous index,
-    if any, stays as it was)::
-
-        with begin_build(dir) as build:
-            store = build.store()
-            store.create(layout)
-            store.upsert_clips(...)
-            ...  # save other artefacts under build.staging
-            build.publish({"layout": layout.as_dict(), "counts": {...}, ...})
-    """
-
-    def __init__(self, index_dir: Path, url: str | None, api_key: str | None,
-                 prefix: str) -> None:
-        import portalocker
-
-        self.dir = index_dir
-        self.url, self._api_key, self._base_prefix = url, api_key, prefix
-        self.dir.mkdir(parents=True, exist_ok=True)
-        self._lock_file = open(self.dir / _BUILD_LOCK, "a+")  # noqa: SIM115 (held open)
-        try:
-            portalocker.lock(self._lock_file,
-                             portalocker.LockFlags.EXCLUSIVE | portalocker.LockFlags.NON_BLOCKING)
-        except portalocker.exceptions.LockException as e:
-            self._lock_file.close()
-            raise IndexError_(f"another build of the index at {self.dir} is running: wait "
-                              "for it to finish") from e
-        self.index_id = _index_id(self.dir)
-        self.token = f"{time.strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(3)}"
-        self.staging = self.dir / f"{_BUILDING}{self.token}"
-        self._stores: list[IndexStore] = []
-        self._done = False
-        try:
-            _collect_garbage(self.dir, self._current_data(), self._remote_cleaner())
-            self.staging.mkdir()
-        except BaseException:
-            self._release()
-            raise
-
-    @property
-    def remote_prefix(self) -> str:
-        """Collection prefix of this generation on a Qdrant server."""
-        return f"{self._base_prefix}im{self.index_id}_{self.token.replace('T', '')}_"
-
-    def store(self) -> IndexStore:
-        """The (empty) store of the generation being built."""
-        if self.url is not None:
-            s = IndexStore(url=self.url, api_key=self._api_key, prefix=self.remote_prefix)
-        else:
-            s = IndexStore(path=self.staging / QDRANT_DIRNAME)
-        self._stores.append(s)
-        return s
-
-    def publish(self, manifest: Mapping[str, Any]) -> dict[str, Any]:
-        """Make this generation the index: rename it into place, then swap the manifest.
-
-        ``manifest`` holds what the build knows (``layout``, ``clustering``,
-        ``projection``, ``counts``, ``source``, ...); where the data lives is added here.
-        Returns the manifest written.
-        """
-        if self._done:
-            raise IndexError_("this build is already finished")
-        for s in self._stores:
-            s.close()
-        _close_local_under(self.staging)
-        data_name = f"{_DATA}{self.token}"
-        os.rename(self.staging, self.dir / data_name)
-        _fsync_dir(self.dir)
-        qdrant = ({"mode": "remote", "url": self.url, "prefix": self.remote_prefix}
-                  if self.url is not None else
-                  {"mode": "embedded", "path": f"{data_name}/{QDRANT_DIRNAME}"})
-        written = write_manifest(self.dir, {**dict(manifest), "data": data_name,
-                                            "qdrant": qdrant, "index_id": self.index_id})
-        self._done = True
-        try:
-            _collect_garbage(self.dir, data_name, self._remote_cleaner(keep=self.remote_prefix))
-        finally:
-            self._release()
-        return written
-
-    def abort(self) -> None:
-        """Drop this generation; the published index (if any) is untouched."""
-        if self._done:
-            return
-        self._done = True
-        try:
-            for s in self._stores:
-                with contextlib.suppress(InterestmapError):
-                    if not s.embedded:
-                        s.drop()
-                s.close()
-            _close_local_under(self.staging)
-            shutil.rmtree(self.staging, ignore_errors=True)
-        finally:
-            self._release()
-
-    def __enter__(self) -> IndexBuild:
-        return self
-
-    def __exit__(self, exc_type: Any, *exc: Any) -> None:
-        if not self._done:
-            self.abort()
-
-    def _current_data(self) -> str | None:
-        with contextlib.suppress(InterestmapError, KeyError):
-            return str(read_manifest(self.dir)["data"])
-        return None
-
-    def _remote_cleaner(self, keep: str | None = None) -> Callable[[], None] | None:
-        """Drops this index's collections of unpublished or replaced generations."""
-        if self.url is None:
-            return None
-        current = keep
-        if current is None:
-            with contextlib.suppress(InterestmapError, KeyError):
-                current = read_manifest(self.dir)["qdrant"]["prefix"]
-        mine = f"{self._base_prefix}im{self.index_id}_"
-
-        def clean() -> None:
-            from qdrant_client import QdrantClient
-
-            client = QdrantClient(url=self.url, api_key=self._api_key, timeout=60,
-                                  check_compatibility=False)
-            try:
-                for c in client.get_collections().collections:
-                    if c.name.startswith(mine) and not (current and
-                                                        c.name.startswith(current)):
-                        client.delete_collection(c.name)
-            finally:
-                client.close()
-        return clean
-
-    def _release(self) -> None:
-        import portalocker
-
-        with contextlib.suppress(Exception):
-            portalocker.unlock(self._lock_file)
-        self._lock_file.close()
-
-
-def begin_build(index_dir: str | Path, url: str | None = None, api_key: str | None = None,
-                prefix: str = "") -> IndexBuild:
-    """Start building (or rebuilding) the index in ``index_dir``; see :class:`IndexBuild`.
-
-    With ``url`` the vectors go to that Qdrant server (``api_key`` defaults to
-    ``$QDRANT_API_KEY``), otherwise into the folder. Only one build per folder runs at a
-    time; leftovers of killed builds are removed here.
-    """
-    if not _PREFIX_RE.match(prefix):
-        raise ConfigError(f"collection prefix {prefix!r} may only hold letters, digits, "
-                          "'_' and '-'")
-    return IndexBuild(Path(index_dir).expanduser().resolve(), url,
-                      api_key or (os.environ.get("QDRANT_API_KEY") if url else None), prefix)
-
-
-def _index_id(d: Path) -> str:
-    """A short random id of the index folder (names its collections on a server)."""
-    path = d / _INDEX_ID
-    with contextlib.suppress(OSError):
-        text = path.read_text(encoding="utf-8").strip()
-        if re.fullmatch(r"[0-9a-f]{8}", text):
-            return text
-    ident = secrets.token_hex(4)
-    _atomic_write_text(path, ident + "\n")
-    return ident
-
-
-def _collect_garbage(d: Path, keep: str | None,
-                     remote_cleaner: Callable[[], None] | None) -> None:
-    """Remove build leftovers and replaced generations that nobody has open."""
-    for p in d.iterdir():
-        name = p.name
-        if p.is_file() and name.startswith(f".{MANIFEST_NAME}.") and name.endswith(".tmp"):
-            with contextlib.suppress(OSError):
-                p.unlink()
-        elif p.is_dir() and (name.startswith(_BUILDING) or
-                             (name.startswith(_DATA) and name != keep)):
-            _remove_generation(p)
-    if remote_cleaner is not None:
-        try:
-            remote_cleaner()
-        except Exception as e:  # leftovers on a server cost space, not correctness
-            log.warning("could not remove old collections from the Qdrant server: %s", e)
-
-
-def _remove_generation(p: Path) -> None:
-    """Delete a generation folder unless its embedded Qdrant is open (then keep it)."""
-    import portalocker
-
-    p = p.resolve()
-    if any(q == p or p in q.parents for q in _LOCAL):
-        return  # open in this process (e.g. an app still serving the old index)
-    lock_path = p / QDRANT_DIRNAME / ".lock"
-    if lock_path.exists():
-        with open(lock_path, "r+") as f:
-            try:
-                portalocker.lock(f, portalocker.LockFlags.EXCLUSIVE |
-                                 portalocker.LockFlags.NON_BLOCKING)
-            except portalocker.exceptions.LockException:
-                return  # another process reads it; a later build removes it
-            shutil.rmtree(p, ignore_errors=True)
-            return
-    shutil.rmtree(p, ignore_errors=True)

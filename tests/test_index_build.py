@@ -15,7 +15,7 @@ import pytest
 from test_store import make_corpus, make_layout
 
 from interestmap.errors import EncoderMismatchError, IndexError_
-from interestmap.store import (
+from interestmap.index_manifest import (
     MANIFEST_NAME,
     begin_build,
     cache_dir,
@@ -65,7 +65,7 @@ def test_killed_first_build_is_refused_then_resumed(tmp_path):
         import sys, time
         sys.path.insert(0, {str(REPO / "tests")!r})
         from test_store import make_corpus
-        from interestmap.store import begin_build
+        from interestmap.index_manifest import begin_build
         c = make_corpus(20)
         b = begin_build({str(idx)!r})
         s = b.store()
