@@ -69,7 +69,7 @@ def read_manifest(index_dir: str | Path) -> dict[str, Any]:
     """The manifest of a complete index; :class:`IndexError_` if missing or half-built."""
     d = Path(index_dir).expanduser()
     path = d / MANIFEST_NAME
-    if not d.is_dir():
+    if not d.is_dir() or not (path.is_file() or _has_index_traces(d)):
         raise IndexError_(f"no index at {d}: build one with `interestmap index build`")
     if not path.is_file():
         raise IndexError_(f"index at {d} is not complete (an interrupted build?): run "
@@ -85,6 +85,12 @@ def read_manifest(index_dir: str | Path) -> dict[str, Any]:
         raise IndexError_(f"the index at {d} was made by a newer interestmap "
                           f"({data.get('interestmap_version', '?')}): upgrade interestmap")
     return data
+
+
+def _has_index_traces(d: Path) -> bool:
+    """True if ``d`` holds anything a build leaves (so a missing manifest means interrupted)."""
+    return any(p.name in (_INDEX_ID, _BUILD_LOCK, CACHE_DIRNAME) or
+               p.name.startswith((_BUILDING, _DATA)) for p in d.iterdir())
 
 
 def write_manifest(index_dir: str | Path, data: Mapping[str, Any]) -> dict[str, Any]:

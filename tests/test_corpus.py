@@ -20,7 +20,8 @@ def media(data, tmp_path) -> dict[str, Path]:
         "sea": sorted((data / "scenes" / "sea").glob("*.jpg"))[0],
         "forest": sorted((data / "scenes" / "forest").glob("*.jpg"))[0],
         "dog": data / "esc50" / "audio" / next(
-            r["filename"] for r in csv.DictReader((data / "esc50" / "esc50.csv").read_text().splitlines())
+            r["filename"] for r in csv.DictReader(
+                (data / "esc50" / "esc50.csv").read_text().splitlines())
             if r["category"] == "dog"),
         "bunny": data / "video" / "bigbuckbunny.mp4",
     }

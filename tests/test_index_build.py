@@ -59,6 +59,7 @@ def test_published_index_opens_with_its_manifest(tmp_path):
     assert cache_dir(tmp_path / "idx") == tmp_path / "idx" / "cache"
 
 
+@pytest.mark.slow  # starts a Python process that imports Qdrant
 def test_killed_first_build_is_refused_then_resumed(tmp_path):
     idx = tmp_path / "idx"
     code = textwrap.dedent(f"""
@@ -164,6 +165,10 @@ def test_manifest_write_is_atomic(tmp_path, monkeypatch):
 def test_manifest_errors_are_plain(tmp_path):
     with pytest.raises(IndexError_, match="no index at"):
         read_manifest(tmp_path / "nowhere")
+    (tmp_path / "holiday photos").mkdir()
+    (tmp_path / "holiday photos" / "a.jpg").write_bytes(b"x")
+    with pytest.raises(IndexError_, match="no index at"):  # not "interrupted": never one
+        open_index(tmp_path / "holiday photos")
     (tmp_path / "idx").mkdir()
     (tmp_path / "idx" / MANIFEST_NAME).write_text("{not json")
     with pytest.raises(IndexError_, match="unreadable"):

@@ -334,3 +334,67 @@ def test_constructor_checks():
         IndexStore(path="x", url="http://localhost:6333")
     with pytest.raises(ConfigError, match="prefix"):
         IndexStore(url="http://localhost:6333", prefix="bad prefix!")
+
+
+def test_store_errors_are_plain(tmp_path):
+    with IndexStore(path=tmp_path / "empty") as s:
+        assert not s.exists()
+        with pytest.raises(IndexError_, match="build the index first"):
+            s.count()
+    s = IndexStore(url="http://127.0.0.1:9", timeout_s=5)  # nothing listens there
+    with pytest.raises(IndexError_, match="cannot reach the Qdrant server at "
+                                          "http://127.0.0.1:9"):
+        s.count()
+    s.close()
+
+
+def test_threads_share_an_embedded_store(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    c = make_corpus(60, seed=8)
+    with IndexStore(path=tmp_path / "q") as s:
+        load(s, c)
+
+        def work(i: int) -> str:  # e.g. API requests served from a thread pool
+            if i % 4 == 0:
+                s.set_payload([c["ids"][i]], {"audience": 99})
+            return s.search_clips(c["fused"][i], k=1)[0]["id"]
+
+        with ThreadPoolExecutor(max_workers=6) as pool:
+            got = list(pool.map(work, range(60)))
+        assert got == c["ids"]
+        assert s.count({"audience": 99}) == 15
+
+
+def test_clip_payload_of_an_encoded_clip_is_searchable(tmp_path):
+    from interestmap.clip import Clip, EncodedClip, GeoPoint, Signals
+    from interestmap.store import clip_payload
+
+    c = make_corpus(2, seed=9)
+    rows = [{b: c["blocks"][b][i] if c["presence"][i, j] else None
+             for j, b in enumerate(BLOCKS)} for i in range(2)]
+    encoded = [EncodedClip(
+        clip=Clip(media=[Path("/clips/porto.mp4")], caption="Francesinha night #porto",
+                  geo="Porto", id="porto-1", account="dana",
+                  published_at="2024-06-01T20:00:00+00:00", labels=["food"]),
+        signals=Signals(language="pt", geo=GeoPoint(lat=41.15, lon=-8.61, name="Porto",
+                                                    country="PT")),
+        blocks=rows[0], fused=c["fused"][0], media_kind="video",
+        missing={"speech": "no speech was heard"}),
+        EncodedClip(clip=Clip(caption="Caption only", id="cap-1", account="dana"),
+                    signals=Signals(), blocks=rows[1], fused=c["fused"][1])]
+    payloads = [clip_payload(e, audience=np.int64(3), x=np.float32(0.5), y=-1.0)
+                for e in encoded]
+    assert payloads[0]["geo"] == {"name": "Porto", "lat": 41.15, "lon": -8.61,
+                                  "country": "PT"}
+    assert payloads[0]["language"] == "pt" and payloads[0]["media"] == ["/clips/porto.mp4"]
+    with IndexStore(path=tmp_path / "q") as s:
+        s.create(c["layout"])
+        s.upsert_clips(["porto-1", "cap-1"], c["fused"], c["blocks"], c["presence"], payloads)
+        near = s.search_clips(c["fused"][1], k=5,
+                              filters={"near": {"lat": 41.1, "lon": -8.6, "radius_km": 20},
+                                       "language": "pt", "since": "2024-06-01"})
+        assert [h["id"] for h in near] == ["porto-1"]
+        got = s.get_clips(["cap-1"])[0]
+        assert got["audience"] == 3 and got["x"] == 0.5 and got["geo"] is None
+        assert got["media_kind"] == "none" and got["published_at"] is None
