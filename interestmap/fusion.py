@@ -192,6 +192,25 @@ class Fuser:
         return np.stack([np.linalg.norm(fused[:, s], axis=1) > 1e-6
                          for s in layout.slices.values()], axis=1)
 
+    def text_view(self, fused: np.ndarray) -> np.ndarray:
+        """``(n, d_text)`` what each clip is *about*, in the text encoder's space.
+
+        The weighted mean of the text-space blocks (caption, on-screen text, speech,
+        visual semantics) a clip has, L2-normalised: a linear reduction of the fused
+        vector in which a caption-only post and a video on the same topic, in any
+        language, are directly comparable with each other and with declared topics.
+        Rows of clips with none of these blocks are zero.
+        """
+        layout = self._layout()
+        fused = np.atleast_2d(np.asarray(fused, dtype=np.float32))
+        # Inside the fused vector block b is scaled by sqrt(w_b / W); scaling it again by
+        # sqrt(w_b) gives w_b / sqrt(W) * unit_b, proportional to the weighted mean.
+        acc = None
+        for b in TEXT_BLOCKS:
+            part = fused[:, layout.slices[b]] * np.sqrt(layout.weights[b])
+            acc = part if acc is None else acc + part
+        return l2_normalize(acc)
+
     def block_similarities(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """``(n_a, n_b, n_blocks)`` per-block cosines; NaN where either side lacks the block."""
         pa, pb = self.split(a), self.split(b)

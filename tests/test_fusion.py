@@ -108,3 +108,17 @@ def test_layout_refuses_other_encoders() -> None:
     a.check_compatible(FusionLayout.from_dict(a.as_dict()))
     with pytest.raises(EncoderMismatchError, match="caption.*enc-b"):
         a.check_compatible(b)
+
+
+def test_text_view_is_weighted_mean_of_text_blocks(fuser: Fuser) -> None:
+    rng = np.random.default_rng(6)
+    dims = dict(DIMS, ocr=16, speech=16, visual_semantics=16)
+    f = Fuser().fit(dims)
+    c = _clip(rng, drop=("ocr",))
+    view = f.text_view(f.transform([c]))[0]
+    w = DEFAULT_WEIGHTS
+    expected = w["caption"] * c["caption"] + w["speech"] * c["speech"] + \
+        w["visual_semantics"] * c["visual_semantics"]
+    assert view == pytest.approx(expected / np.linalg.norm(expected), abs=1e-5)
+    audio_only = {b: (c[b] if b == "audio" else None) for b in BLOCKS}
+    assert not np.any(f.text_view(f.transform([audio_only])))
