@@ -116,6 +116,131 @@ def _build_encode(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
 
+# Index commands -------------------------------------------------------------------------
+def _open_index(args: argparse.Namespace) -> Any:
+    from .index import InterestIndex, ensure_default_index
+
+    if getattr(args, "index", None):
+        return InterestIndex.open(args.index, qdrant_url=getattr(args, "qdrant_url", None))
+    return ensure_default_index()
+
+
+def _cli_progress() -> Callable[[str, int, int], None]:
+    """A progress callback that draws one tqdm bar per build stage on stderr."""
+    from tqdm.auto import tqdm
+
+    bars: dict[str, Any] = {}
+    names = {"read": "reading corpus", "encode": "encoding clips", "audiences": "audiences",
+             "map": "map", "write": "writing index"}
+
+    def progress(stage: str, done: int, total: int) -> None:
+        bar = bars.get(stage)
+        if bar is None:
+            bar = bars[stage] = tqdm(total=total, desc=names.get(stage, stage), unit="clip"
+                                     if stage == "encode" else "step", file=sys.stderr,
+                                     leave=True)
+        bar.n = done
+        bar.refresh()
+        if done >= total:
+            bar.close()
+
+    return progress
+
+
+def cmd_index(args: argparse.Namespace) -> int:
+    from .index import build_index
+
+    if args.index_command == "build":
+        report = build_index(args.source, args.index, qdrant_url=args.qdrant_url,
+                             topics=args.topics, min_cluster_size=args.min_cluster_size,
+                             progress=None if args.quiet else _cli_progress())
+        for p in report.problems:
+            print(f"skipped {p['where']}: {p['message']}", file=sys.stderr)
+        if args.json:
+            _print_json(report.as_dict())
+        else:
+            print(f"index at {report.index_dir}: {report.n_clips} clips "
+                  f"({report.n_encoded} encoded now, {report.n_cached} from cache), "
+                  f"{report.n_audiences} audiences, {report.outlier_share:.1%} outliers, "
+                  f"{len(report.problems)} skipped")
+            if report.purity is not None:
+                print(f"purity against labels {report.purity:.2f}, NMI {report.nmi:.2f}")
+        return EXIT_OK
+    with _open_index(args) as idx:
+        if args.index_command == "info":
+            info = idx.info()
+            if args.json:
+                _print_json(info)
+            else:
+                print(f"{info['counts'].get('clips', 0)} clips, "
+                      f"{len(info['audiences'])} audiences, "
+                      f"{(info['outlier_share'] or 0):.1%} outliers")
+                for a in info["audiences"]:
+                    top = a["top_topics"][0]["name"] if a["top_topics"] else "-"
+                    words = ", ".join(w for w, _ in a["keywords"][:5])
+                    print(f"  [{a['id']:>3}] {a['label']:<40} {a['size']:>6} clips  "
+                          f"topic: {top}  ({words})")
+        elif args.index_command == "clips":
+            for p in idx.clips_frame():
+                _print_json({k: p.get(k) for k in ("id", "account", "audience", "probability",
+                                                     "x", "y")}
+                            | {"probability": p.get("audience_probability")})
+    return EXIT_OK
+
+
+@command("index", "build an index of a corpus, or inspect one")
+def _build_index_cmd(p: argparse.ArgumentParser) -> None:
+    sub = p.add_subparsers(dest="index_command", metavar="ACTION", required=True)
+    b = sub.add_parser("build", help="encode a folder or manifest and map its audiences")
+    b.add_argument("source", type=Path, help="a folder of media files, or a CSV/JSONL manifest")
+    b.add_argument("--index", required=True, type=Path, help="index folder to write")
+    b.add_argument("--qdrant-url", default=None,
+                   help="store vectors in this Qdrant server instead of the folder")
+    b.add_argument("--topics", default=None, help="declared topics file (YAML or text)")
+    b.add_argument("--min-cluster-size", type=int, default=None,
+                   help="smallest audience, in clips (default: scaled with the corpus)")
+    b.add_argument("--json", action="store_true", help="print the build report as JSON")
+    b.add_argument("--quiet", action="store_true", help="no progress bars")
+    for name, help_ in (("info", "audiences, outliers and encoders of an index"),
+                        ("clips", "one JSON line per clip: id, account, audience, x, y")):
+        q = sub.add_parser(name, help=help_)
+        q.add_argument("--index", type=Path, default=None,
+                       help="index folder (default: the embedded default index)")
+        q.add_argument("--qdrant-url", default=None, help="Qdrant server of a remote index")
+        q.add_argument("--json", action="store_true", help="print JSON")
+
+
+def cmd_nearest(args: argparse.Namespace) -> int:
+    clip = clip_from_args(args)
+    with _open_index(args) as idx:
+        encoder = idx.encoder
+        encoder.ocr, encoder.asr = not args.no_ocr, not args.no_asr
+        encoded = encoder.encode(clip)
+        res = idx.nearest(encoded, k=args.k, k_clips=args.k_clips)
+    if args.json:
+        _print_json(res)
+    else:
+        for a in res["audiences"]:
+            drivers = sorted(a["attribution"].items(), key=lambda kv: -kv[1])[:3]
+            why = ", ".join(f"{b} {v:+.2f}" for b, v in drivers)
+            print(f"{a['similarity']:.2f}  {a['label']}  (member {a['probability']:.0%}; {why})")
+        for c in res["clips"]:
+            print(f"   clip {c['id']} ({c['account']}) {c['similarity']:.2f}: "
+                  f"{(c['caption'] or '')[:70]}")
+    return EXIT_OK
+
+
+@command("nearest", "the audiences and clips of an index nearest to one clip")
+def _build_nearest(p: argparse.ArgumentParser) -> None:
+    _add_clip_options(p)
+    p.add_argument("--index", type=Path, default=None,
+                   help="index folder (default: the embedded default index)")
+    p.add_argument("--qdrant-url", default=None, help="Qdrant server of a remote index")
+    p.add_argument("--k", type=int, default=5, help="how many audiences")
+    p.add_argument("--k-clips", type=int, default=5, help="how many clips")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="interestmap",
