@@ -280,10 +280,11 @@ class ClipEncoder:
             for p in pending:
                 p.timings["text"] = per_clip
         out = []
+        fuser = self.fuser
         for p in pending:
             t0 = time.perf_counter()
             blocks = {b: p.blocks.get(b) for b in BLOCKS}
-            fused = self.fuser.transform([blocks])[0]
+            fused = fuser.transform([blocks])[0]
             p.timings["fusion"] = time.perf_counter() - t0
             out.append(EncodedClip(
                 clip=p.clip, signals=p.signals, blocks=blocks, fused=fused,
