@@ -1,0 +1,130 @@
+"""Run the HTTP API with uvicorn: where it listens, and who may call it.
+
+Policy: the server listens on loopback (127.0.0.1) by default. Listening on any other
+address exposes it to the network, so that needs a token (``--token`` or
+``$INTERESTMAP_API_TOKEN``); with a token, every ``/v1`` endpoint requires
+``Authorization: Bearer <token>``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8000
+MIN_TOKEN_CHARS = 16
+TOKEN_HINT = ("make one with: python -c \"import secrets; print(secrets.token_urlsafe(32))\" "
+              "and pass it in the INTERESTMAP_API_TOKEN environment variable")
+
+
+def resolve_host(host: str) -> list[str]:
+    """Every address ``host`` stands for (an IP literal stands for itself)."""
+    try:
+        return [str(ipaddress.ip_address(host.strip("[]")))]
+    except ValueError:
+        pass
+    try:
+        infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    except socket.gaierror as e:
+        raise ConfigError(f"cannot listen on {host!r}: the name does not resolve ({e.strerror}); "
+                          "give an IP address such as 127.0.0.1") from None
+    return sorted({str(info[4][0]) for info in infos})
+
+
+def is_loopback(host: str) -> bool:
+    """True when every address of ``host`` is a loopback address (reachable only here)."""
+    return all(ipaddress.ip_address(a.split("%")[0]).is_loopback for a in resolve_host(host))
+
+
+def api_token(given: str | None) -> str | None:
+    """The token from ``--token``, else ``$INTERESTMAP_API_TOKEN``; refuses a weak one."""
+    token = given if given is not None else os.environ.get("INTERESTMAP_API_TOKEN")
+    if token is None or not token.strip():
+        return None
+    token = token.strip()
+    if len(token) < MIN_TOKEN_CHARS:
+        raise ConfigError(f"the API token is {len(token)} characters; use at least "
+                          f"{MIN_TOKEN_CHARS}: {TOKEN_HINT}")
+    if any(ch.isspace() or not ch.isprintable() for ch in token):
+        raise ConfigError(f"the API token must not contain spaces or control characters: "
+                          f"{TOKEN_HINT}")
+    return token
+
+
+def check_binding(host: str, token: str | None) -> None:
+    """Refuse to listen beyond loopback without a token."""
+    if not is_loopback(host) and not token:
+        raise ConfigError(f"refusing to listen on {host} without a token: anyone on the "
+                          f"network could use the API. Listen on 127.0.0.1, or set a token "
+                          f"(--token or INTERESTMAP_API_TOKEN); {TOKEN_HINT}")
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """A listening socket on ``host:port`` (port 0: any free port), or a one-line error."""
+    if not 0 <= port <= 65535:
+        raise ConfigError(f"port {port} is not between 0 and 65535")
+    addr = resolve_host(host)[0]
+    family = socket.AF_INET6 if ":" in addr else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((addr, port))
+        sock.listen(2048)
+    except OSError as e:
+        sock.close()
+        reason = e.strerror or str(e)
+        raise ConfigError(f"cannot listen on {host}:{port}: {reason}; pick another --port "
+                          "or stop the program using it") from None
+    sock.set_inheritable(True)
+    return sock
+
+
+def url_of(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def serve(index_dir: str | Path | None = None, *, host: str = DEFAULT_HOST,
+          port: int = DEFAULT_PORT, token: str | None = None, max_upload_mb: int = 200,
+          log_level: str = "info", qdrant_url: str | None = None,
+          announce: Callable[[str], None] | None = None) -> None:
+    """Serve the API over the index in ``index_dir`` (default: the embedded default index)
+    until interrupted. ``announce(url)`` is called once the socket is listening."""
+    import uvicorn
+
+    from .api import create_app
+    from .index import InterestIndex, ensure_default_index
+
+    token = api_token(token)
+    check_binding(host, token)
+    if max_upload_mb <= 0:
+        raise ConfigError(f"--max-upload-mb must be > 0, got {max_upload_mb}")
+    sock = bind_socket(host, port)  # before the index: a taken port fails fast
+    try:
+        index: Any = (InterestIndex.open(index_dir, qdrant_url=qdrant_url) if index_dir
+                      else ensure_default_index())
+    except BaseException:
+        sock.close()
+        raise
+    try:
+        app = create_app(index, token=token, max_upload_mb=max_upload_mb)
+        config = uvicorn.Config(app, log_level=log_level, timeout_graceful_shutdown=10,
+                                server_header=False)
+        server = uvicorn.Server(config)
+        (announce or _print_url)(url_of(sock))
+        server.run(sockets=[sock])
+    finally:
+        sock.close()
+        index.close()
+
+
+def _print_url(url: str) -> None:
+    print(f"interestmap API listening on {url} (docs at {url}/docs)", flush=True)
+
