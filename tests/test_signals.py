@@ -187,14 +187,20 @@ def test_silence_and_level() -> None:
 # --- faces and motion ----------------------------------------------------------------
 
 
-def test_a_real_face_is_found() -> None:
+def test_a_real_face_is_found(scene_photos: dict[str, Path]) -> None:
     skimage = pytest.importorskip("skimage", reason="scikit-image ships the astronaut photo")
     from PIL import Image
 
-    photo = Path(skimage.__file__).parent / "data" / "astronaut.png"
-    frame = np.asarray(Image.open(photo).convert("RGB"))
-    assert detect_faces([frame]) == {"frames_with_faces": 1, "frames": 1, "share": 1.0,
+    photo = Image.open(Path(skimage.__file__).parent / "data" / "astronaut.png").convert("RGB")
+    alone = np.asarray(photo)
+    assert detect_faces([alone]) == {"frames_with_faces": 1, "frames": 1, "share": 1.0,
                                      "max_faces": 1}
+    # the same person in a 16:9 frame over a street, as a creator's video would show her
+    frame = np.asarray(Image.open(scene_photos["street"]).convert("RGB").resize((1280, 720))).copy()
+    frame[100:660, 600:1160] = np.asarray(photo.resize((560, 560)))
+    street = np.asarray(Image.open(scene_photos["street"]).convert("RGB").resize((1280, 720)))
+    assert detect_faces([frame, street]) == {"frames_with_faces": 1, "frames": 2, "share": 0.5,
+                                             "max_faces": 1}
 
 
 @pytest.mark.slow
