@@ -49,6 +49,8 @@ _VIDEO_EXT = {".mp4", ".mov", ".m4v", ".webm", ".mkv", ".avi", ".3gp", ".flv", "
               ".mpg", ".mpeg", ".ts", ".mts", ".ogv", ".gif"}
 _AUDIO_EXT = {".wav", ".flac", ".mp3", ".ogg", ".oga", ".opus", ".m4a", ".aac", ".wma",
               ".aiff", ".aif", ".amr", ".weba"}
+_ANIMATABLE = {".gif", ".webp", ".png", ".apng"}
+"""Extensions that hold either a still image or an animation."""
 _IMAGE_EXT = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".heic", ".heif",
               ".avif", ".jfif"}
 
@@ -115,6 +117,8 @@ def _check_file(path: Path) -> None:
         raise MediaError(f"{path}: no such file; check the path")
     if path.is_dir():
         raise MediaError(f"{path} is a folder, not a media file; give the files inside it")
+    if not path.is_file():
+        raise MediaError(f"{path} is not a regular file (a device or a pipe); give a media file")
     try:
         size = path.stat().st_size
         with open(path, "rb") as fh:
@@ -157,8 +161,8 @@ def _probe(path: Path) -> tuple[str, str | None]:
                          f"decoded ({what}); check that it is the right file and not damaged")
     expected = _ext_kind(path)
     note = None
-    if expected is not None and expected != kind and not (expected == "video" and kind == "image"
-                                                         and path.suffix.lower() == ".gif"):
+    animated = path.suffix.lower() in _ANIMATABLE and {expected, kind} == {"video", "image"}
+    if expected is not None and expected != kind and not animated:
         note = (f"{path.name} has {'an' if expected[0] in 'aeiou' else 'a'} {expected} extension "
                 f"but holds {_a(kind)}: read as {_a(kind)}")
     return kind, note

@@ -111,8 +111,8 @@ def _tonal(audio: np.ndarray, n: int) -> np.ndarray:
     import librosa
     from scipy.ndimage import median_filter
 
-    spec = np.abs(librosa.stft(audio, n_fft=2048, hop_length=HOP, center=True))[:, :n]
-    harm, _ = librosa.decompose.hpss(spec, kernel_size=31, margin=3.0)
+    spec = np.abs(librosa.stft(audio, n_fft=1024, hop_length=HOP, center=True))[:, :n]
+    harm, _ = librosa.decompose.hpss(spec, kernel_size=17, margin=3.0)
     ratio = np.square(harm).sum(axis=0) / (np.square(spec).sum(axis=0) + 1e-12)
     win = max(1, int(round(SAMPLE_RATE / HOP)))  # ~1 s
     tonal = median_filter(ratio, size=win, mode="nearest") >= MUSIC_HARMONIC_RATIO
