@@ -1,0 +1,82 @@
+"""Small helpers shared by the encoder backends: batching, versions, model caches."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from importlib import metadata
+from typing import Any, TypeVar
+
+import numpy as np
+
+from ..errors import MissingDependencyError
+
+T = TypeVar("T")
+
+
+def package_version(dist: str) -> str:
+    """``"dist==X.Y.Z"`` of an installed distribution (``"dist==?"`` if unknown)."""
+    try:
+        return f"{dist}=={metadata.version(dist)}"
+    except metadata.PackageNotFoundError:
+        return f"{dist}==?"
+
+
+def require(module: str, pip_spec: str, what: str) -> Any:
+    """Import ``module`` or raise :class:`MissingDependencyError` naming the pip command."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as e:
+        raise MissingDependencyError(
+            f"{what} needs the '{module}' package: run `pip install {pip_spec}`") from e
+
+
+def batches(items: Sequence[T], batch_size: int, *, show_progress: bool = False,
+            desc: str = "encoding") -> Iterator[Sequence[T]]:
+    """Consecutive slices of ``items`` of at most ``batch_size``, with an optional tqdm bar."""
+    batch_size = max(1, int(batch_size))
+    starts = range(0, len(items), batch_size)
+    if show_progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(items), desc=desc, unit="item")
+        try:
+            for s in starts:
+                chunk = items[s:s + batch_size]
+                yield chunk
+                bar.update(len(chunk))
+        finally:
+            bar.close()
+    else:
+        for s in starts:
+            yield items[s:s + batch_size]
+
+
+def encode_in_batches(items: Sequence[T], fn: Callable[[Sequence[T]], np.ndarray], dim: int,
+                      batch_size: int, show_progress: bool, desc: str) -> np.ndarray:
+    """Apply ``fn`` batch by batch and stack the rows, L2-normalised, as float32."""
+    from .base import l2_normalize
+
+    if len(items) == 0:
+        return np.zeros((0, dim), dtype=np.float32)
+    parts = [np.asarray(fn(chunk), dtype=np.float32).reshape(len(chunk), dim)
+             for chunk in batches(items, batch_size, show_progress=show_progress, desc=desc)]
+    return l2_normalize(np.concatenate(parts, axis=0))
+
+
+class LazyModel:
+    """Holds a model built by ``factory`` on first use; one build per process and key."""
+
+    _cache: dict[Any, Any] = {}
+    _lock = threading.Lock()
+
+    @classmethod
+    def get(cls, key: Any, factory: Callable[[], Any]) -> Any:
+        if key in cls._cache:
+            return cls._cache[key]
+        with cls._lock:
+            if key not in cls._cache:
+                cls._cache[key] = factory()
+            return cls._cache[key]
