@@ -1,0 +1,123 @@
+"""Visual semantics: what an image shows, as a vector in the text encoder's space.
+
+An image classifier says which ImageNet classes a frame looks like; the names of the
+``top_k`` classes, embedded with the text encoder and weighted by their probabilities,
+give one text-space vector per frame. Frames then compare directly with captions,
+transcripts and declared-topic descriptions ("beach and sea", "street food"), without a
+CLIP model. With an open_clip image encoder the class probabilities come from its own
+zero-shot head, so the same bridge works for any image encoder that can label images.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ..errors import ConfigError
+from .base import EncoderInfo, ImageEncoder, TextEncoder, l2_normalize
+
+LABEL_TEMPLATE = "a photo of {}"
+"""How a class name is phrased before it is embedded ({} is the article + name)."""
+
+_name_vectors: dict[tuple[Any, ...], np.ndarray] = {}
+_name_lock = threading.Lock()
+
+
+def _with_article(name: str) -> str:
+    return ("an " if name[:1].lower() in "aeiou" else "a ") + name
+
+
+def label_texts(names: Sequence[str]) -> list[str]:
+    """The phrases embedded for class names (``"seashore"`` -> ``"a photo of a seashore"``)."""
+    return [LABEL_TEMPLATE.format(_with_article(n.strip())) for n in names]
+
+
+def readable_class_names(names: Sequence[str]) -> list[str]:
+    """Class names in plain words: for the 1000 ImageNet classes, open_clip's cleaned list.
+
+    torchvision's names keep WordNet oddities ("maillot", "crane" twice, "Cardigan");
+    open_clip's list, written for zero-shot prompts, says the same classes plainly
+    ("one-piece bathing suit", "construction crane"). Other label sets are kept as given.
+    """
+    names = list(names)
+    if len(names) != 1000:
+        return names
+    try:
+        from open_clip.zero_shot_metadata import IMAGENET_CLASSNAMES
+    except ImportError:
+        return names
+    return list(IMAGENET_CLASSNAMES) if len(IMAGENET_CLASSNAMES) == 1000 else names
+
+
+def class_name_vectors(text_encoder: TextEncoder, names: Sequence[str]) -> np.ndarray:
+    """``(n_classes, text_dim)`` unit vectors of the class names; cached per text encoder."""
+    key = (text_encoder.info, tuple(names))
+    with _name_lock:
+        if key not in _name_vectors:
+            _name_vectors[key] = text_encoder.encode(label_texts(names), batch_size=128)
+        return _name_vectors[key]
+
+
+class VisualSemantics(ImageEncoder):
+    """Images -> unit vectors in ``text_encoder``'s space, via ``image_encoder``'s labels."""
+
+    def __init__(self, image_encoder: ImageEncoder, text_encoder: TextEncoder,
+                 top_k: int = 10) -> None:
+        if image_encoder.class_names is None:
+            raise ConfigError(f"{type(image_encoder).__name__} cannot label images, so it "
+                              "cannot feed visual semantics; use efficientnet-lite0 or open_clip")
+        if int(top_k) < 1:
+            raise ConfigError(f"top_k must be >= 1, got {top_k}")
+        self.image_encoder = image_encoder
+        self.text_encoder = text_encoder
+        self.top_k = int(top_k)
+
+    @property
+    def info(self) -> EncoderInfo:
+        img, txt = self.image_encoder.info, self.text_encoder.info
+        return EncoderInfo(name=f"semantics:{img.name}>{txt.name}",
+                           version=f"{img.version}|{txt.version}|top{self.top_k}",
+                           dim=txt.dim, modality="image")
+
+    @property
+    def class_names(self) -> list[str]:
+        """The plain-word names of the classes the image encoder scores."""
+        return readable_class_names(self.image_encoder.class_names or [])
+
+    def class_probabilities(self, images: Sequence[Any]) -> np.ndarray:
+        return self.image_encoder.class_probabilities(images)
+
+    def _top(self, probs: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        k = min(k, probs.shape[1])
+        idx = np.argpartition(-probs, k - 1, axis=1)[:, :k]
+        p = np.take_along_axis(probs, idx, axis=1)
+        order = np.argsort(-p, axis=1)
+        return np.take_along_axis(idx, order, axis=1), np.take_along_axis(p, order, axis=1)
+
+    def encode(self, items: Sequence[Any], *, batch_size: int = 32,
+               show_progress: bool = False) -> np.ndarray:
+        dim = self.text_encoder.info.dim
+        if len(items) == 0:
+            return np.zeros((0, dim), dtype=np.float32)
+        probs = self.image_encoder.class_probabilities(items)
+        names = class_name_vectors(self.text_encoder, self.class_names)
+        idx, p = self._top(probs, self.top_k)
+        w = p / np.maximum(p.sum(axis=1, keepdims=True), 1e-12)
+        vecs = np.einsum("nk,nkd->nd", w, names[idx])
+        return l2_normalize(vecs)
+
+    def describe(self, images: Sequence[Any], k: int = 5) -> list[list[tuple[str, float]]]:
+        """For each image, its ``k`` likeliest classes as ``(plain name, probability)``."""
+        if len(images) == 0:
+            return []
+        names = self.class_names
+        idx, p = self._top(self.image_encoder.class_probabilities(images), k)
+        return [[(names[i], round(float(q), 4)) for i, q in zip(ri, rp, strict=True)]
+                for ri, rp in zip(idx, p, strict=True)]
+
+    def __repr__(self) -> str:
+        return (f"VisualSemantics({self.image_encoder!r}, {self.text_encoder!r}, "
+                f"top_k={self.top_k})")
