@@ -289,7 +289,8 @@ def _find_audiences(encoded: list[EncodedClip], view: np.ndarray, has_view: np.n
                     mode: str, min_cluster_size: int | None
                     ) -> tuple[np.ndarray, np.ndarray, Any, float]:
     """Audience label (-1: none) and confidence of each clip, the fitted model, raw noise."""
-    from .clusters import AudienceClusterer, LabelAudiences
+    from .clusters import AudienceClusterer
+    from .label_audiences import LabelAudiences
 
     n = len(encoded)
     labels = np.full(n, -1, dtype=int)
