@@ -1,0 +1,327 @@
+"""Plotly figures for the app: the audience map, topic bars, audience shifts and shares.
+
+Every function takes plain data (clip payloads, ``{name: score}`` mappings) and returns a
+``plotly.graph_objects.Figure``; none of them computes anything about clips. The map
+switches to WebGL (``Scattergl``) for large corpora, where SVG becomes slow.
+"""
+
+from __future__ import annotations
+
+import html
+import textwrap
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import plotly.graph_objects as go
+from plotly.colors import qualitative
+
+NO_AUDIENCE = "No clear audience"
+"""Colour-group name of clips that belong to no audience."""
+WEBGL_FROM = 1500
+"""Number of points from which the map is drawn with WebGL."""
+_GREY = "#c8c8c8"
+_PALETTE: tuple[str, ...] = tuple(dict.fromkeys(
+    qualitative.Plotly + qualitative.D3 + qualitative.Dark24 + qualitative.Alphabet
+    + qualitative.Light24))
+_STAR = "#ffb000"
+_FONT = "system-ui, -apple-system, Segoe UI, Roboto, sans-serif"
+
+
+@dataclass
+class Marker:
+    """A highlighted point on the map (a checked clip, a what-if variant)."""
+
+    x: float
+    y: float
+    label: str
+    symbol: str = "star"
+    color: str = _STAR
+
+
+@dataclass
+class Move:
+    """An arrow on the map from where a clip was to where a variant lands."""
+
+    x0: float
+    y0: float
+    x1: float
+    y1: float
+    label: str
+
+
+# The map -----------------------------------------------------------------------------------
+def map_figure(
+    points: Sequence[Mapping[str, Any]],
+    groups: Sequence[str] | None = None,
+    *,
+    group_title: str = "Audience",
+    markers: Sequence[Marker] = (),
+    moves: Sequence[Move] = (),
+    selected: str | None = None,
+    label_groups: bool = True,
+    webgl: bool | None = None,
+    revision: str | None = None,
+) -> go.Figure:
+    """The map of clips, one colour per group, with hover text and highlighted points.
+
+    ``points`` are clip payloads (``id``, ``x``, ``y`` and optionally ``caption``,
+    ``account``, ``audience_label``, ``language``, ``published_at``); ``groups`` gives
+    each point's colour group (default: its ``audience_label``). ``markers`` are drawn as
+    large symbols on top, ``moves`` as arrows, ``selected`` (a clip id) is ringed.
+    ``label_groups`` writes each group's name at its median position.
+    """
+    if groups is None:
+        groups = [str(p.get("audience_label") or NO_AUDIENCE) for p in points]
+    if len(groups) != len(points):
+        raise ValueError("groups must have one entry per point")
+    keep = [i for i, p in enumerate(points) if _finite(p.get("x")) and _finite(p.get("y"))]
+    use_gl = (len(keep) >= WEBGL_FROM) if webgl is None else webgl
+    scatter = go.Scattergl if use_gl else go.Scatter
+    fig = go.Figure()
+    colors = group_colors([groups[i] for i in keep])
+    by_group: dict[str, list[int]] = {}
+    for i in keep:
+        by_group.setdefault(groups[i], []).append(i)
+    order = sorted(by_group, key=lambda g: (g == NO_AUDIENCE, -len(by_group[g]), g))
+    # Clips without an audience go first, so the others are drawn over them.
+    for g in sorted(order, key=lambda g: g != NO_AUDIENCE):
+        idx = by_group[g]
+        fig.add_trace(scatter(
+            x=[float(points[i]["x"]) for i in idx], y=[float(points[i]["y"]) for i in idx],
+            mode="markers", name=_short(g, 40), legendrank=order.index(g) + 1,
+            marker={"size": 6 if g == NO_AUDIENCE else 8, "color": colors[g],
+                    "opacity": 0.55 if g == NO_AUDIENCE else 0.85,
+                    "line": {"width": 0.5, "color": "white"}},
+            customdata=[_hover_row(points[i]) for i in idx],
+            hovertemplate=("<b>%{customdata[3]}</b><br>%{customdata[1]}<br>"
+                           "<i>account:</i> %{customdata[2]} · <i>language:</i> %{customdata[4]}"
+                           "%{customdata[5]}<extra></extra>"),
+        ))
+    if label_groups:
+        _add_group_labels(fig, points, by_group, order)
+    if selected is not None:
+        sel = [points[i] for i in keep if str(points[i].get("id")) == str(selected)]
+        if sel:
+            fig.add_trace(go.Scatter(
+                x=[float(sel[0]["x"])], y=[float(sel[0]["y"])], mode="markers",
+                name="Selected clip", hoverinfo="skip", showlegend=False,
+                marker={"size": 18, "color": "rgba(0,0,0,0)",
+                        "line": {"width": 2.5, "color": "#111"}}))
+    for mv in moves:
+        fig.add_annotation(x=mv.x1, y=mv.y1, ax=mv.x0, ay=mv.y0, xref="x", yref="y",
+                           axref="x", ayref="y", showarrow=True, arrowhead=3, arrowsize=1.4,
+                           arrowwidth=2.5, arrowcolor="#222", text="", standoff=9,
+                           startstandoff=6)
+    for m in markers:
+        fig.add_trace(go.Scatter(
+            x=[m.x], y=[m.y], mode="markers+text", name=m.label, text=[m.label],
+            textposition="top center", textfont={"size": 13, "color": "#111"},
+            marker={"symbol": m.symbol, "size": 24, "color": m.color,
+                    "line": {"width": 1.5, "color": "#111"}},
+            hovertemplate=f"<b>{html.escape(m.label)}</b><extra></extra>", legendrank=0))
+    _style_map(fig, group_title, revision)
+    if not keep and not markers:
+        _add_note(fig, "No clips match these filters.")
+    return fig
+
+
+def group_colors(groups: Sequence[str]) -> dict[str, str]:
+    """A stable colour for each group: the biggest get the most distinct colours and
+    clips without an audience are grey."""
+    counts = Counter(groups)
+    named = sorted((g for g in counts if g != NO_AUDIENCE), key=lambda g: (-counts[g], g))
+    out = {g: _PALETTE[i % len(_PALETTE)] for i, g in enumerate(named)}
+    if NO_AUDIENCE in counts:
+        out[NO_AUDIENCE] = _GREY
+    return out
+
+
+def _hover_row(p: Mapping[str, Any]) -> list[str]:
+    caption = str(p.get("caption") or "").strip() or "(no caption)"
+    when = str(p.get("published_at") or "")[:10]
+    return [str(p.get("id", "")),
+            "<br>".join(textwrap.wrap(html.escape(_short(caption, 220)), 60)),
+            html.escape(str(p.get("account") or "unknown")),
+            html.escape(str(p.get("audience_label") or NO_AUDIENCE)),
+            html.escape(str(p.get("language") or "?")),
+            f" · <i>posted:</i> {html.escape(when)}" if when else ""]
+
+
+def _add_group_labels(fig: go.Figure, points: Sequence[Mapping[str, Any]],
+                      by_group: Mapping[str, list[int]], order: Sequence[str],
+                      most: int = 24) -> None:
+    """Each group's name at its median position (the biggest groups only)."""
+    xs, ys, texts = [], [], []
+    for g in [g for g in order if g != NO_AUDIENCE][:most]:
+        idx = by_group[g]
+        if len(idx) < 2:
+            continue
+        xs.append(_median([float(points[i]["x"]) for i in idx]))
+        ys.append(_median([float(points[i]["y"]) for i in idx]))
+        texts.append(_short(g, 28))
+    if texts:
+        fig.add_trace(go.Scatter(x=xs, y=ys, mode="text", text=texts, hoverinfo="skip",
+                                 showlegend=False, name="labels",
+                                 textfont={"size": 11, "color": "rgba(20,20,20,0.8)"}))
+
+
+def _style_map(fig: go.Figure, group_title: str, revision: str | None) -> None:
+    axis = {"showticklabels": False, "showgrid": False, "zeroline": False, "title": None,
+            "showline": False}
+    fig.update_layout(
+        template="plotly_white", height=620, margin={"l": 10, "r": 10, "t": 30, "b": 10},
+        xaxis=axis, yaxis={**axis, "scaleanchor": "x", "scaleratio": 1},
+        legend={"title": {"text": group_title}, "itemsizing": "constant",
+                "font": {"size": 11}},
+        hoverlabel={"bgcolor": "white", "font": {"size": 12, "family": _FONT},
+                    "align": "left"},
+        font={"family": _FONT}, dragmode="pan", uirevision=revision or True,
+        clickmode="event")
+
+
+# Bars --------------------------------------------------------------------------------------
+def topic_bars(scores: Mapping[str, Mapping[str, float]], *, top: int = 8,
+               order_by: str | None = None, title: str = "Declared topics by what the clip shows",
+               axis_title: str = "match") -> go.Figure:
+    """Grouped horizontal bars: one bar per source (caption, speech, visuals, ...) for
+    each of the ``top`` topics. Topics are ranked by ``order_by``'s scores (default: the
+    best score over all sources)."""
+    scores = {src: dict(s) for src, s in scores.items() if s}
+    if not scores:
+        return empty_figure("No topic scores: the clip has no caption, speech, text or "
+                            "visuals to read a topic from.")
+    if order_by in scores:
+        rank = scores[order_by]
+    else:
+        rank = {}
+        for s in scores.values():
+            for t, v in s.items():
+                rank[t] = max(rank.get(t, float("-inf")), float(v))
+    topics = sorted(rank, key=lambda t: -float(rank[t]))[:top]
+    topics.reverse()  # the best at the top of a horizontal bar chart
+    fig = go.Figure()
+    for j, (src, s) in enumerate(scores.items()):
+        fig.add_trace(go.Bar(
+            y=[_short(t, 32) for t in topics], x=[float(s.get(t, 0.0)) for t in topics],
+            name=src, orientation="h", marker_color=_PALETTE[j % len(_PALETTE)],
+            hovertemplate=f"{html.escape(src)}: %{{x:.2f}}<extra>%{{y}}</extra>"))
+    fig.update_layout(barmode="group", bargap=0.25, bargroupgap=0.05)
+    _style_bars(fig, title, axis_title, height=120 + 34 * len(topics) * max(1, len(scores)) // 2)
+    return fig
+
+
+def shift_bars(before: Mapping[str, float], after: Mapping[str, float], *, top: int = 8,
+               title: str = "How the match changes", axis_title: str = "match",
+               before_name: str = "before", after_name: str = "after") -> go.Figure:
+    """Paired bars, before and after, for the names that score highest in either."""
+    names = sorted(set(before) | set(after),
+                   key=lambda n: -max(float(before.get(n, 0.0)), float(after.get(n, 0.0))))
+    names = names[:top][::-1]
+    if not names:
+        return empty_figure("Nothing to compare.")
+    fig = go.Figure()
+    for label, values, color in ((before_name, before, "#9aa5b1"),
+                                 (after_name, after, "#1f77b4")):
+        fig.add_trace(go.Bar(
+            y=[_short(n, 32) for n in names], x=[float(values.get(n, 0.0)) for n in names],
+            name=label, orientation="h", marker_color=color,
+            hovertemplate=f"{html.escape(label)}: %{{x:.2f}}<extra>%{{y}}</extra>"))
+    fig.update_layout(barmode="group", bargap=0.25)
+    _style_bars(fig, title, axis_title, height=140 + 44 * len(names))
+    return fig
+
+
+def value_bars(values: Mapping[str, float], *, title: str = "", axis_title: str = "",
+               percent: bool = False, top: int = 12, color: str = "#1f77b4") -> go.Figure:
+    """One horizontal bar per name, largest on top (``percent``: values are shares)."""
+    items = sorted(values.items(), key=lambda kv: -float(kv[1]))[:top][::-1]
+    if not items:
+        return empty_figure("Nothing to show.")
+    fmt = "%{x:.0%}" if percent else "%{x:.2f}"
+    fig = go.Figure(go.Bar(
+        y=[_short(k, 32) for k, _ in items], x=[float(v) for _, v in items], orientation="h",
+        marker_color=color, text=[f"{v:.0%}" if percent else f"{v:.2f}" for _, v in items],
+        textposition="auto", hovertemplate=f"{fmt}<extra>%{{y}}</extra>"))
+    _style_bars(fig, title, axis_title, height=110 + 30 * len(items))
+    if percent:
+        fig.update_xaxes(tickformat=".0%")
+    return fig
+
+
+def share_bars(shares: Mapping[str, Mapping[str, float]], *, title: str = "",
+               axis_title: str = "share of the audience's clips",
+               highlight: str | None = None) -> go.Figure:
+    """Stacked horizontal bars: for each audience (key), the share of its clips that
+    each account (inner key) posted; what is left is shown as "everyone else"."""
+    if not shares:
+        return empty_figure("No audiences to show.")
+    audiences = list(shares)[::-1]
+    accounts: list[str] = []
+    for s in shares.values():
+        accounts += [a for a in s if a not in accounts]
+    if highlight in accounts:
+        accounts.remove(highlight)
+        accounts.insert(0, highlight)
+    colors = {a: _PALETTE[i % len(_PALETTE)] for i, a in enumerate(accounts)}
+    fig = go.Figure()
+    for a in accounts:
+        fig.add_trace(go.Bar(
+            y=[_short(x, 32) for x in audiences],
+            x=[float(shares[x].get(a, 0.0)) for x in audiences], name=a, orientation="h",
+            marker={"color": colors[a], "line": {"width": 2 if a == highlight else 0,
+                                                 "color": "#111"}},
+            hovertemplate=f"{html.escape(a)}: %{{x:.0%}}<extra>%{{y}}</extra>"))
+    rest = [max(0.0, 1.0 - sum(float(v) for v in shares[x].values())) for x in audiences]
+    fig.add_trace(go.Bar(y=[_short(x, 32) for x in audiences], x=rest, name="everyone else",
+                         orientation="h", marker_color="#eeeeee",
+                         hovertemplate="everyone else: %{x:.0%}<extra>%{y}</extra>"))
+    fig.update_layout(barmode="stack", bargap=0.3)
+    _style_bars(fig, title, axis_title, height=140 + 30 * len(audiences))
+    fig.update_xaxes(tickformat=".0%", range=[0, 1])
+    return fig
+
+
+def _style_bars(fig: go.Figure, title: str, axis_title: str, height: int) -> None:
+    fig.update_layout(
+        template="plotly_white", height=max(220, min(height, 900)),
+        title={"text": title, "font": {"size": 14}} if title else None,
+        margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 40},
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "x": 0},
+        xaxis={"title": {"text": axis_title}}, yaxis={"automargin": True},
+        font={"family": _FONT})
+
+
+# Helpers -------------------------------------------------------------------------------------
+def empty_figure(message: str) -> go.Figure:
+    """A blank figure that says ``message`` in the middle."""
+    fig = go.Figure()
+    fig.update_layout(template="plotly_white", height=260, xaxis={"visible": False},
+                      yaxis={"visible": False}, margin={"l": 10, "r": 10, "t": 10, "b": 10})
+    _add_note(fig, message)
+    return fig
+
+
+def _add_note(fig: go.Figure, message: str) -> None:
+    fig.add_annotation(text=html.escape(message), xref="paper", yref="paper", x=0.5, y=0.5,
+                       showarrow=False, font={"size": 15, "color": "#555"})
+
+
+def _finite(v: Any) -> bool:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return False
+    return f == f and f not in (float("inf"), float("-inf"))
+
+
+def _median(values: list[float]) -> float:
+    s = sorted(values)
+    n = len(s)
+    return s[n // 2] if n % 2 else 0.5 * (s[n // 2 - 1] + s[n // 2])
+
+
+def _short(text: str, n: int) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= n else text[: n - 1].rstrip() + "…"
