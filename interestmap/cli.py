@@ -241,6 +241,39 @@ def _build_nearest(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
 
+# HTTP API -------------------------------------------------------------------------------
+def cmd_serve(args: argparse.Namespace) -> int:
+    from .server import serve
+
+    serve(args.index, host=args.host, port=args.port, token=args.token,
+          max_upload_mb=args.max_upload_mb, log_level=args.log_level,
+          qdrant_url=args.qdrant_url)
+    return EXIT_OK
+
+
+@command("serve", "serve the HTTP API (nearest audience, analyze, what-if) over an index")
+def _build_serve(p: argparse.ArgumentParser) -> None:
+    from .server import DEFAULT_HOST, DEFAULT_PORT
+
+    p.add_argument("--index", type=Path, default=None,
+                   help="index folder (default: the embedded default index)")
+    p.add_argument("--qdrant-url", default=None, help="Qdrant server of a remote index")
+    p.add_argument("--host", default=DEFAULT_HOST,
+                   help=f"address to listen on (default {DEFAULT_HOST}, this machine only); "
+                        "any other address needs a token")
+    p.add_argument("--port", type=int, default=DEFAULT_PORT,
+                   help=f"port (default {DEFAULT_PORT}; 0 picks a free one)")
+    p.add_argument("--token", default=None,
+                   help="require 'Authorization: Bearer TOKEN' on /v1 endpoints (default: "
+                        "$INTERESTMAP_API_TOKEN; prefer the variable, a --token is visible "
+                        "to other users in the process list)")
+    p.add_argument("--max-upload-mb", type=int, default=200,
+                   help="largest uploaded clip, in MB (default 200)")
+    p.add_argument("--log-level", default="info",
+                   choices=["critical", "error", "warning", "info", "debug"],
+                   help="server log detail (default info)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="interestmap",
