@@ -299,12 +299,28 @@ def test_upload_a_real_photo(server: str, data: Path) -> None:
 
 
 @pytest.mark.slow
-def test_upload_the_real_video(server: str, data: Path) -> None:
+def test_upload_the_real_video_while_healthz_stays_up(server: str, data: Path) -> None:
     video = data / "video" / "bigbuckbunny.mp4"
-    with video.open("rb") as f:
-        r = _post(f"{server}/v1/nearest-audience",
-                  files={"file": ("bunny.mp4", f, "video/mp4")},
-                  data={"caption": "A giant rabbit wakes up in the forest", "ocr": "false"})
+    result: dict[str, requests.Response] = {}
+
+    def upload() -> None:
+        with video.open("rb") as f:
+            result["r"] = _post(f"{server}/v1/nearest-audience",
+                                files={"file": ("bunny.mp4", f, "video/mp4")},
+                                data={"caption": "A giant rabbit wakes up in the forest",
+                                      "ocr": "false"})
+
+    worker = threading.Thread(target=upload)
+    worker.start()
+    health = []
+    while worker.is_alive():  # the encode runs in a worker thread: /healthz still answers
+        h = requests.get(f"{server}/healthz", timeout=30)
+        health.append((h.status_code, h.json()["encodes_running"]))
+        time.sleep(0.2)
+    worker.join()
+    assert health and all(code == 200 for code, _ in health)
+    assert any(running == 1 for _, running in health)
+    r = result["r"]
     assert r.status_code == 200, r.text
     q = r.json()["query"]
     assert q["media_kind"] == "video"
