@@ -234,18 +234,25 @@ def _encode_with_cache(encoder: ClipEncoder, clips: list[Clip], index_dir: Path,
     cache = EncodeCache(cache_dir(index_dir))
     try:
         keys = [content_key(c, ident) for c in clips]
-        todo = [i for i, k in enumerate(keys) if k not in cache]
         problems: list[dict[str, str]] = []
-        total, done = len(clips), len(clips) - len(todo)
-        step("encode", done, total)
-        for start in range(0, len(todo), chunk_size):
-            chunk = todo[start:start + chunk_size]
-            enc, probs = encoder.encode_many([clips[i] for i in chunk], on_error="skip")
-            ok = [chunk[j] for j in range(len(chunk)) if j not in {p.index for p in probs}]
-            cache.put_many((keys[i], e) for i, e in zip(ok, enc, strict=True))
-            problems += [{"where": str(clips[chunk[p.index]].id), "message": p.message}
-                         for p in probs]
-            done += len(chunk)
+        total = len(clips)
+        done = n_new = 0
+        # Chunks are fixed slices of the corpus order, each cached in one transaction.
+        # Text models give ever so slightly different vectors for a text in another
+        # batch; fixed chunks mean a resumed build re-encodes exactly the batches an
+        # uninterrupted one would, so both end with identical vectors and audiences.
+        for start in range(0, total, chunk_size):
+            chunk = [i for i in range(start, min(start + chunk_size, total))
+                     if keys[i] not in cache]
+            if chunk:
+                enc, probs = encoder.encode_many([clips[i] for i in chunk], on_error="skip")
+                bad = {p.index for p in probs}
+                ok = [chunk[j] for j in range(len(chunk)) if j not in bad]
+                cache.put_many((keys[i], e) for i, e in zip(ok, enc, strict=True))
+                problems += [{"where": str(clips[chunk[p.index]].id), "message": p.message}
+                             for p in probs]
+                n_new += len(ok)
+            done = min(start + chunk_size, total)
             step("encode", done, total)
         failed = {p["where"] for p in problems}
         encoded = []
@@ -255,7 +262,7 @@ def _encode_with_cache(encoder: ClipEncoder, clips: list[Clip], index_dir: Path,
             e = cache.get(k, clip=c, layout=encoder.layout)
             if e is not None:
                 encoded.append(e)
-        return encoded, len(todo) - len(failed), problems
+        return encoded, n_new, problems
     finally:
         cache.close()
 
@@ -345,19 +352,27 @@ def _describe_audiences(encoded: list[EncodedClip], fused: np.ndarray, view: np.
 
 
 def _purity(encoded: list[EncodedClip], labels: np.ndarray) -> tuple[float | None, float | None]:
-    """Purity and NMI of the audiences against clips' first labels (None without labels)."""
+    """How well audiences match the clips' labels (None, None without labels).
+
+    Purity: share of labelled clips in an audience whose labels include that audience's
+    commonest label (multi-label aware). NMI: against each clip's most specific label
+    (its rarest in the corpus), since a multi-label clip has no single truth.
+    """
     from sklearn.metrics import normalized_mutual_info_score
 
     have = [i for i, e in enumerate(encoded) if e.clip.labels and labels[i] >= 0]
     if len(have) < 2:
         return None, None
-    truth = [encoded[i].clip.labels[0] for i in have]
-    pred = [int(labels[i]) for i in have]
+    sets = {i: set(encoded[i].clip.labels) for i in have}
+    freq = Counter(lab for i in have for lab in sets[i])
     correct = 0
-    for a in set(pred):
-        members = [t for t, p in zip(truth, pred, strict=True) if p == a]
-        correct += Counter(members).most_common(1)[0][1]
-    return round(correct / len(have), 4), round(float(normalized_mutual_info_score(truth, pred)), 4)
+    for a in {int(labels[i]) for i in have}:
+        members = [i for i in have if labels[i] == a]
+        top = Counter(lab for i in members for lab in sets[i]).most_common(1)[0][0]
+        correct += sum(top in sets[i] for i in members)
+    specific = [min(sets[i], key=lambda lab: (freq[lab], lab)) for i in have]
+    nmi = normalized_mutual_info_score(specific, [int(labels[i]) for i in have])
+    return round(correct / len(have), 4), round(float(nmi), 4)
 
 
 def _opt(v: float) -> float | None:
