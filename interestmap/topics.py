@@ -8,12 +8,16 @@ a plain text file, one topic per line.
 from __future__ import annotations
 
 import re
+import threading
 import unicodedata
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 
 from .errors import ConfigError
@@ -232,3 +236,448 @@ def _check_unique(topics: list[Topic], lines: list[int], where: str) -> None:
 # =====================================================================================
 # (zero-shot scoring and classifiers follow below)
 # =====================================================================================
+#
+# How a clip is scored against declared topics (measured numbers in the docstrings):
+#
+# - Text-space blocks (caption, on-screen text, speech) are compared with one vector per
+#   topic: its "name. description" and the mean of its example posts, averaged
+#   (:func:`embed_topics`).
+# - Visual semantics (ImageNet labels of the frames, embedded as "a photo of a ...") is
+#   compared with the topic's ``visuals`` words phrased the same way
+#   (:func:`embed_topic_visuals`); with an image or audio encoder that has a text side
+#   (CLIP, CLAP) the ``visual`` / ``audio`` blocks are compared with the topic's
+#   ``visuals`` / ``sounds`` words encoded by that model's text tower.
+# - Each block's cosines become probabilities by a softmax with a temperature fitted
+#   once per encoder (:data:`CALIBRATIONS`), and the blocks are fused by the
+#   fusion-weighted mean of their probabilities over the blocks the clip has, so a
+#   block that disagrees takes its share away from the top topic.
+
+EXAMPLES_WEIGHT = 1.0
+"""Weight of the example-posts mean against the "name. description" vector.
+
+Measured on X-Topic test sets (atlas topics mapped to X-Topic labels, use-m3, top-1
+accuracy en / es / ja): name+description alone 0.54 / 0.46 / 0.39; examples alone
+0.62 / 0.55 / 0.45; equal mix 0.62 / 0.56 / 0.44; mix with weight 2 0.63 / 0.56 / 0.45.
+The equal mix keeps a topic with one or two examples from being only its examples.
+"""
+
+CLIP_TEMPERATURE = 0.01
+"""Softmax temperature of CLIP/CLAP image- or audio-to-text cosines: the inverse of the
+logit scale such models are trained with (100)."""
+
+
+@dataclass(frozen=True)
+class TopicCalibration:
+    """Softmax temperatures that turn a text encoder's cosines into probabilities.
+
+    ``text``: caption, on-screen text and speech against topic vectors; ``visual``:
+    visual semantics against topic visuals. ``source`` says how they were fitted.
+    """
+
+    text: float
+    visual: float
+    source: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"text": self.text, "visual": self.visual, "source": self.source}
+
+
+_FIT = ("text: X-Topic en_train (180 real tweets; right = an atlas topic mapped to one of "
+        "the tweet's labels); visual: 180 scene photos (30 per folder of scenes/)")
+CALIBRATIONS: dict[str, TopicCalibration] = {
+    "use-m3": TopicCalibration(text=0.0320, visual=0.0152, source=_FIT),
+    "e5-small": TopicCalibration(text=0.00487, visual=0.00197, source=_FIT),
+    "minilm-l6": TopicCalibration(text=0.0364, visual=0.0173, source=_FIT),
+}
+"""Softmax temperatures fitted once per shipped text encoder with :func:`fit_temperature`
+against the atlas topics. Refitting use-m3 on X-Topic en_validation gives 0.031 (text);
+es and ja posts give 0.019 and 0.046, so probabilities in those languages are about as
+calibrated as in English. ``tests/test_topics_scoring.py`` refits and checks them."""
+
+ATLAS_OVERCONFIDENCE = 1.8
+"""Text temperature on real posts / on the atlas's own examples (leave-one-out), as
+measured for use-m3 (0.0320 / 0.0178). Encoders without an entry in
+:data:`CALIBRATIONS` are calibrated on the atlas and scaled by this; the ratio varies
+between encoders (minilm-l6 0.85, e5-small 2.28), so that is only a rough fit."""
+
+
+def topic_prompt(topic: Topic) -> str:
+    """The sentence a topic is embedded as: "Name. Description" (or just the name)."""
+    desc = topic.description.strip()
+    return topic.name if not desc or desc == topic.name else f"{topic.name}. {desc}"
+
+
+def visual_phrases(topic: Topic) -> list[str]:
+    """What a topic looks like, phrased as the visual-semantics bridge phrases labels."""
+    from .encoders.semantics import label_texts
+
+    if topic.visuals:
+        return label_texts(topic.visuals)
+    return label_texts([topic_prompt(topic).replace(". ", ": ", 1)])
+
+
+def sound_phrases(topic: Topic) -> list[str]:
+    """What a topic sounds like, as prompts for an audio-text model (CLAP)."""
+    return [f"the sound of {s}" for s in (topic.sounds or [topic.name])]
+
+
+_vectors: dict[tuple[Any, ...], np.ndarray] = {}
+_vectors_lock = threading.Lock()
+
+
+def _topics_key(topics: Sequence[Topic]) -> tuple[Any, ...]:
+    return tuple((t.id, t.name, t.description, tuple(t.examples), tuple(t.visuals),
+                  tuple(t.sounds)) for t in topics)
+
+
+def _cached(kind: str, topics: Sequence[Topic], encoder: Any, build: Any) -> np.ndarray:
+    """Topic vectors of one kind, built once per process for these topics and encoder."""
+    key = (kind, repr(encoder.info), _topics_key(topics))
+    with _vectors_lock:
+        if key not in _vectors:
+            _vectors[key] = np.asarray(build(), dtype=np.float32)
+        return _vectors[key]
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    from .encoders.base import l2_normalize
+
+    return l2_normalize(x)
+
+
+def _mean_per_topic(vecs: np.ndarray, counts: Sequence[int]) -> np.ndarray:
+    out, start = [], 0
+    for n in counts:
+        out.append(_unit(vecs[start:start + n].mean(axis=0)))
+        start += n
+    return np.stack(out) if out else np.zeros((0, vecs.shape[1]), dtype=np.float32)
+
+
+def embed_topics(topics: Sequence[Topic], text_encoder: Any, *,
+                 examples_weight: float = EXAMPLES_WEIGHT) -> np.ndarray:
+    """``(n_topics, d)`` unit vectors in the text space: each topic's "name. description"
+    and the mean of its examples (weighted by ``examples_weight``), averaged."""
+    def build() -> np.ndarray:
+        prompts = [topic_prompt(t) for t in topics]
+        examples = [e for t in topics for e in t.examples]
+        vecs = text_encoder.encode(prompts + examples)
+        out = _unit(vecs[:len(topics)]).copy()
+        start = len(topics)
+        for k, t in enumerate(topics):
+            n = len(t.examples)
+            if n:
+                out[k] = out[k] + examples_weight * _unit(vecs[start:start + n].mean(axis=0))
+            start += n
+        return _unit(out)
+
+    if examples_weight != EXAMPLES_WEIGHT:
+        return build()
+    return _cached("text", topics, text_encoder, build)
+
+
+def embed_topic_visuals(topics: Sequence[Topic], text_encoder: Any) -> np.ndarray:
+    """``(n_topics, d)`` what each topic looks like, in the text space (for visual semantics).
+
+    The mean of "a photo of a <visual>" over the topic's ``visuals`` words; topics
+    without them fall back to "a photo of a <name>: <description>". Measured on 180
+    scene photos (top-1 topic among the plausible ones, use-m3 + efficientnet-lite0):
+    visuals words 0.81, the name-and-description fallback 0.26, the text topic vectors
+    0.11 (every photo lands on "Photography" there).
+    """
+    def build() -> np.ndarray:
+        phrases = [visual_phrases(t) for t in topics]
+        vecs = text_encoder.encode([p for ps in phrases for p in ps])
+        return _mean_per_topic(vecs, [len(ps) for ps in phrases])
+
+    return _cached("visual-text", topics, text_encoder, build)
+
+
+def embed_topic_visuals_clip(topics: Sequence[Topic], image_encoder: Any) -> np.ndarray:
+    """``(n_topics, d_image)`` topic visuals through an image encoder's text side (CLIP)."""
+    def build() -> np.ndarray:
+        phrases = [visual_phrases(t) for t in topics]
+        vecs = image_encoder.encode_text([p for ps in phrases for p in ps])
+        return _mean_per_topic(vecs, [len(ps) for ps in phrases])
+
+    return _cached("visual-image", topics, image_encoder, build)
+
+
+def embed_topic_sounds(topics: Sequence[Topic], audio_encoder: Any) -> np.ndarray:
+    """``(n_topics, d_audio)`` topic sounds through an audio encoder's text side (CLAP)."""
+    def build() -> np.ndarray:
+        phrases = [sound_phrases(t) for t in topics]
+        vecs = audio_encoder.encode_text([p for ps in phrases for p in ps])
+        return _mean_per_topic(vecs, [len(ps) for ps in phrases])
+
+    return _cached("sound-audio", topics, audio_encoder, build)
+
+
+# Calibration ---------------------------------------------------------------------------
+def log_softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise log-softmax, numerically stable."""
+    z = np.asarray(logits, dtype=np.float64)
+    z = z - z.max(axis=-1, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise softmax."""
+    return np.exp(log_softmax(logits))
+
+
+def fit_temperature(cosines: np.ndarray, gold: np.ndarray) -> float:
+    """The softmax temperature that best predicts ``gold`` from ``cosines``.
+
+    ``cosines`` ``(n, n_topics)``; ``gold`` ``(n, n_topics)`` booleans (several true
+    where an item has several right topics). Minimises the mean negative log of the
+    probability given to the right topics together.
+    """
+    from scipy.optimize import minimize_scalar
+
+    cos = np.asarray(cosines, dtype=np.float64)
+    gold = np.asarray(gold, dtype=bool)
+    keep = gold.any(axis=1)
+    if not np.any(keep):
+        raise ConfigError("cannot fit a temperature: no item has a right topic")
+    cos, gold = cos[keep], gold[keep]
+
+    def nll(log_t: float) -> float:
+        lp = log_softmax(cos / np.exp(log_t))
+        right = np.where(gold, lp, -np.inf)
+        m = right.max(axis=1, keepdims=True)
+        return float(-(m[:, 0] + np.log(np.exp(right - m).sum(axis=1))).mean())
+
+    res = minimize_scalar(nll, bounds=(np.log(1e-3), np.log(2.0)), method="bounded")
+    return float(np.exp(res.x))
+
+
+def atlas_temperature(topics: Sequence[Topic], text_encoder: Any) -> float:
+    """Text temperature fitted on the topics' own examples, leave-one-out.
+
+    Each example is scored against topic vectors in which its own topic's example mean
+    leaves it out. Examples written for a topic are clearer than real posts, so this is
+    sharper than a fit on real posts; see :data:`ATLAS_OVERCONFIDENCE`.
+    """
+    prompts = _unit(text_encoder.encode([topic_prompt(t) for t in topics]))
+    full = embed_topics(topics, text_encoder)
+    cos_rows, gold_rows = [], []
+    for k, t in enumerate(topics):
+        if len(t.examples) < 2:
+            continue
+        ex = _unit(text_encoder.encode(list(t.examples)))
+        for j in range(len(ex)):
+            rest = np.delete(ex, j, axis=0).mean(axis=0)
+            vecs = full.copy()
+            vecs[k] = _unit(prompts[k] + EXAMPLES_WEIGHT * _unit(rest))
+            cos_rows.append(vecs @ ex[j])
+            gold_rows.append(np.arange(len(topics)) == k)
+    if not cos_rows:
+        raise ConfigError("cannot calibrate topic scores: no topic has two or more examples")
+    return fit_temperature(np.stack(cos_rows), np.stack(gold_rows))
+
+
+_calibration_lock = threading.Lock()
+
+
+def calibration_for(text_encoder: Any) -> TopicCalibration:
+    """The temperatures for ``text_encoder``: the shipped fit for a known encoder, else a
+    fit on the atlas examples corrected by :data:`ATLAS_OVERCONFIDENCE` (a few seconds,
+    once per process)."""
+    name = text_encoder.info.name
+    with _calibration_lock:
+        if name not in CALIBRATIONS:
+            t_text = atlas_temperature(load_topics(), text_encoder) * ATLAS_OVERCONFIDENCE
+            ref = CALIBRATIONS.get("use-m3")
+            ratio = ref.visual / ref.text if ref else 1.0
+            CALIBRATIONS[name] = TopicCalibration(
+                text=t_text, visual=t_text * ratio,
+                source="fitted at run time on the atlas examples (leave-one-out), scaled "
+                       "by the atlas-to-real-posts ratio measured for use-m3")
+        return CALIBRATIONS[name]
+
+
+# Scoring -------------------------------------------------------------------------------
+@dataclass
+class TopicScores:
+    """Declared-topic probabilities of one clip: fused, and per block.
+
+    ``block_weights`` are the fusion weights of the scored blocks the clip has,
+    normalised to sum to 1; ``sources`` says per block whether a trained classifier was
+    blended in.
+    """
+
+    topics: list[Topic]
+    probabilities: np.ndarray
+    block_probabilities: dict[str, np.ndarray] = field(default_factory=dict)
+    block_cosines: dict[str, np.ndarray] = field(default_factory=dict)
+    block_weights: dict[str, float] = field(default_factory=dict)
+    sources: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def top_index(self) -> int | None:
+        return int(np.argmax(self.probabilities)) if self.block_weights else None
+
+    @property
+    def top(self) -> Topic | None:
+        i = self.top_index
+        return None if i is None else self.topics[i]
+
+    def ranking(self, k: int = 5, block: str | None = None) -> list[dict[str, Any]]:
+        """The ``k`` likeliest topics (fused, or of one block): id, name, probability."""
+        p = self.probabilities if block is None else self.block_probabilities.get(block)
+        if p is None or not self.block_weights:
+            return []
+        order = np.argsort(-p)[:k]
+        return [{"id": self.topics[i].id, "name": self.topics[i].name,
+                 "probability": round(float(p[i]), 4)} for i in order]
+
+    def block_top(self, block: str) -> tuple[Topic, float] | None:
+        """A block's own top topic and its probability (None if the block was not scored)."""
+        p = self.block_probabilities.get(block)
+        if p is None:
+            return None
+        i = int(np.argmax(p))
+        return self.topics[i], float(p[i])
+
+    def attribution(self, topic_index: int | None = None) -> dict[str, float]:
+        """Each block's share in the clip's match with a topic (the top one by default):
+        ``weight * cosine``, the same convention as audience attribution (they sum to the
+        weighted mean cosine)."""
+        i = self.top_index if topic_index is None else topic_index
+        if i is None:
+            return {}
+        return {b: round(float(w * self.block_cosines[b][i]), 4)
+                for b, w in self.block_weights.items()}
+
+    def as_dict(self, k: int = 5) -> dict[str, Any]:
+        return {
+            "top": self.ranking(k),
+            "blocks": {b: {"weight": round(w, 4), "source": self.sources.get(b, "zero-shot"),
+                           "top": self.ranking(3, block=b)}
+                       for b, w in self.block_weights.items()},
+            "attribution": self.attribution(),
+        }
+
+
+class TopicSpace:
+    """Declared topics embedded for one set of encoders, ready to score clips and texts.
+
+    ``image_encoder`` / ``audio_encoder`` are only used when they have a text side
+    (CLIP / CLAP); visual semantics and every text block need only the text encoder.
+    """
+
+    TEXT_BLOCKS: tuple[str, ...] = ("caption", "ocr", "speech")
+
+    def __init__(self, topics: Sequence[Topic], text_encoder: Any, *,
+                 image_encoder: Any = None, audio_encoder: Any = None,
+                 calibration: TopicCalibration | None = None,
+                 text_vectors: np.ndarray | None = None) -> None:
+        if not topics:
+            raise ConfigError("no declared topics to score against")
+        self.topics = list(topics)
+        self.text_encoder = text_encoder
+        self.image_encoder = image_encoder
+        self.audio_encoder = audio_encoder
+        self._calibration = calibration
+        if text_vectors is not None:
+            tv = np.asarray(text_vectors, dtype=np.float32)
+            if tv.shape != (len(self.topics), text_encoder.info.dim):
+                raise ConfigError(f"topic vectors of shape {tv.shape} do not fit "
+                                  f"{len(self.topics)} topics of {text_encoder.info.dim}-d")
+            self.__dict__["text_vectors"] = _unit(tv)
+
+    @classmethod
+    def for_encoder(cls, topics: Sequence[Topic], encoder: Any,
+                    text_vectors: np.ndarray | None = None) -> TopicSpace:
+        """The topic space of a :class:`~interestmap.pipeline.ClipEncoder`'s encoders
+        (``text_vectors``: the topic vectors an index already stores, if any)."""
+        return cls(topics, encoder.text, image_encoder=encoder.image,
+                   audio_encoder=encoder.audio, text_vectors=text_vectors)
+
+    @property
+    def ids(self) -> list[str]:
+        return [t.id for t in self.topics]
+
+    @cached_property
+    def calibration(self) -> TopicCalibration:
+        return self._calibration or calibration_for(self.text_encoder)
+
+    @cached_property
+    def text_vectors(self) -> np.ndarray:
+        return embed_topics(self.topics, self.text_encoder)
+
+    def scorable(self, block: str) -> bool:
+        """Whether a block can be compared with declared topics at all."""
+        if block in self.TEXT_BLOCKS or block == "visual_semantics":
+            return True
+        if block == "visual":
+            return bool(self.image_encoder is not None and self.image_encoder.has_text_side)
+        if block == "audio":
+            return bool(self.audio_encoder is not None and self.audio_encoder.has_text_side)
+        return False
+
+    def vectors_for(self, block: str) -> np.ndarray:
+        """The topic vectors a block is compared with."""
+        if block in self.TEXT_BLOCKS:
+            return self.text_vectors
+        if block == "visual_semantics":
+            return embed_topic_visuals(self.topics, self.text_encoder)
+        if block == "visual" and self.scorable("visual"):
+            return embed_topic_visuals_clip(self.topics, self.image_encoder)
+        if block == "audio" and self.scorable("audio"):
+            return embed_topic_sounds(self.topics, self.audio_encoder)
+        raise ConfigError(f"the '{block}' block cannot be scored against declared topics")
+
+    def temperature(self, block: str) -> float:
+        if block in self.TEXT_BLOCKS:
+            return self.calibration.text
+        if block == "visual_semantics":
+            return self.calibration.visual
+        return CLIP_TEMPERATURE
+
+    def cosines(self, block: str, vectors: np.ndarray) -> np.ndarray:
+        """``(n, n_topics)`` cosines of block vectors with the topics."""
+        v = _unit(np.atleast_2d(np.asarray(vectors, dtype=np.float32)))
+        return v @ self.vectors_for(block).T
+
+    def proba(self, block: str, vectors: np.ndarray, classifier: Any = None) -> np.ndarray:
+        """``(n, n_topics)`` calibrated probabilities of block vectors; a trained
+        ``classifier`` (see classify.py) is blended in for the text blocks."""
+        p = softmax(self.cosines(block, vectors) / self.temperature(block))
+        if classifier is not None and block in self.TEXT_BLOCKS:
+            p = classifier.blend_with(p, vectors, self.ids)
+        return p
+
+    def proba_texts(self, texts: Sequence[str], classifier: Any = None,
+                    batch_size: int = 64) -> np.ndarray:
+        """``(n, n_topics)`` probabilities of texts read as captions."""
+        vecs = self.text_encoder.encode(list(texts), batch_size=batch_size)
+        return self.proba("caption", vecs, classifier)
+
+    def score(self, blocks: Mapping[str, np.ndarray | None], weights: Mapping[str, float],
+              classifier: Any = None) -> TopicScores:
+        """Score one clip's blocks: per block, and fused over the blocks it has.
+
+        The fused probabilities are the ``weights``-weighted mean of the blocks'
+        probabilities over the scored blocks the clip has (a linear opinion pool): a
+        block that says another topic takes its share away from the top topic. (A
+        geometric mean was tried first: one very sure caption then outvoted speech and
+        visuals that both disagreed, 0.97 for the caption's topic.)
+        """
+        present = {b: np.asarray(v, dtype=np.float32) for b, v in blocks.items()
+                   if v is not None and self.scorable(b) and weights.get(b, 0) > 0
+                   and np.any(v)}
+        n = len(self.topics)
+        if not present:
+            return TopicScores(self.topics, np.full(n, 1.0 / n))
+        total = sum(float(weights[b]) for b in present)
+        probs, cos, bw, src = {}, {}, {}, {}
+        acc = np.zeros(n, dtype=np.float64)
+        for b, v in present.items():
+            cos[b] = self.cosines(b, v)[0]
+            probs[b] = self.proba(b, v, classifier)[0]
+            bw[b] = float(weights[b]) / total
+            src[b] = ("zero-shot + classifier" if classifier is not None
+                      and b in self.TEXT_BLOCKS else "zero-shot")
+            acc += bw[b] * probs[b]
+        return TopicScores(self.topics, acc / acc.sum(), probs, cos, bw, src)
