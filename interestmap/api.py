@@ -132,6 +132,87 @@ class NearestAudienceRequest(ClipFields):
     filters: ClipFilters | None = Field(None, description="Restrict the nearest clips.")
 
 
+class AnalyzeRequest(ClipFields):
+    """A clip described in words; upload media with multipart to analyse them too."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"caption": "3 drills for a stronger first touch #football", "language": "en",
+         "geo": "Madrid", "k": 3},
+    ]})
+
+    k: int = Field(5, ge=1, le=100, description="How many audiences and topics to return.")
+    k_clips: int = Field(5, ge=0, le=100, description="How many nearest clips to return.")
+
+
+FILE_EDITS: dict[str, str] = {"media": "edit_media", "frames": "edit_frames",
+                              "audio": "edit_audio"}
+"""Edits that swap media, and the multipart field their replacement file comes in."""
+
+
+class EditIn(_Strict):
+    """One change to the clip. Media swaps are uploaded files (see the multipart form)."""
+
+    kind: Literal["caption", "language", "geo", "drop"] = Field(
+        description="caption: new caption text ('' removes it); language: a language "
+                    "code; geo: a place; drop: a block to remove (caption, ocr, speech, "
+                    "visual, visual_semantics, audio, language, geo, or 'visuals').")
+    value: str = Field("", max_length=10_000, examples=["ru"])
+
+
+class WhatIfRequest(ClipFields):
+    """A clip and the edits to try; each edit is a separate variant unless ``combine``."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [
+        {"caption": "Derby day! #football", "language": "en", "geo": "Madrid",
+         "edits": [{"kind": "language", "value": "es"}, {"kind": "geo", "value": "London"},
+                   {"kind": "caption", "value": "¡Día de derbi! #fútbol"}]},
+    ]})
+
+    edits: list[EditIn] = Field(default_factory=list, max_length=20,
+                                description="The changes to try (text edits; media swaps "
+                                            "are uploaded files, see the multipart form).")
+    combine: bool = Field(False, description="Apply all the edits together as one variant.")
+    k: int = Field(5, ge=1, le=50, description="How many audiences to compare.")
+
+
+class _Open(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class AnalyzeResponse(_Open):
+    """The analysis of one clip (what ``interestmap analyze --json`` prints)."""
+
+    index: str = Field(description="Name of the index the clip was compared with.")
+    clip: dict[str, Any] = Field(description="Media kind, blocks present, missing blocks "
+                                             "and why, the signals read.")
+    clarity: dict[str, Any] = Field(description="Topic clarity 0-100 with its reason.")
+    topics: dict[str, Any] = Field(description="Declared topics, fused and per block.")
+    modalities: dict[str, Any] = Field(description="Which block drives the match and "
+                                                   "which disagrees.")
+    audiences: list[dict[str, Any]]
+    nearest_clips: list[dict[str, Any]]
+    map: dict[str, Any] = Field(description="x, y on the index's map.")
+    advice: list[dict[str, Any]] = Field(description="Ranked suggestions with evidence.")
+
+
+class VariantOut(_Open):
+    edits: list[dict[str, Any]]
+    summary: str = Field(description="The move in one sentence.")
+    fused_distance: float = Field(description="1 - cosine between the original and the "
+                                              "edited fused vectors.")
+    distance_by_block: dict[str, float]
+    map: dict[str, Any]
+    top_topic: dict[str, Any]
+    audiences: list[dict[str, Any]] = Field(description="Similarity before and after.")
+    attribution_delta: dict[str, Any]
+    clarity: dict[str, Any]
+
+
+class WhatIfResponse(_Open):
+    original: AnalyzeResponse
+    variants: list[VariantOut]
+
+
 class TopicRef(BaseModel):
     id: str = Field(description="Declared topic id.")
     name: str
@@ -398,10 +479,16 @@ class Upload:
     folder: Path
     files: list[Path] = field(default_factory=list)
     names: list[str] = field(default_factory=list)
+    parts: list[str] = field(default_factory=list)
+    """The form field each file came in (``file``, or an edit's field for what-if)."""
     fields: dict[str, str] = field(default_factory=dict)
 
     def cleanup(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)
+
+    def under(self, part: str) -> list[Path]:
+        """The files sent under the form field ``part``, in order."""
+        return [f for f, p in zip(self.files, self.parts, strict=True) if p == part]
 
     def plain(self, message: str) -> str:
         """A library message with temporary paths replaced by the uploaded names."""
@@ -426,8 +513,12 @@ def _suffix(filename: str | None) -> str:
     return suffix if _SAFE_SUFFIX.match(suffix) else ""
 
 
-async def read_upload(request: Request, max_bytes: int) -> Upload:
-    """Stream a multipart body's files to a temporary folder (413 past ``max_bytes``)."""
+async def read_upload(request: Request, max_bytes: int,
+                      file_fields: tuple[str, ...] = ("file",)) -> Upload:
+    """Stream a multipart body's files to a temporary folder (413 past ``max_bytes``).
+
+    Files are accepted under the form fields ``file_fields`` only; their client-side
+    names are kept for messages, never used as paths."""
     from starlette.formparsers import MultiPartException, MultiPartParser
 
     limit = max_bytes + FORM_SLACK_BYTES
@@ -452,9 +543,10 @@ async def read_upload(request: Request, max_bytes: int) -> Upload:
                     raise ApiError(422, f"the form field '{name}' is given twice")
                 up.fields[name] = value
                 continue
-            if name != "file":
-                raise ApiError(422, f"unknown file field '{name}': send media under 'file' "
-                                    "(repeat it for a carousel)")
+            if name not in file_fields:
+                raise ApiError(422, f"unknown file field '{name}': send media under "
+                                    f"{' or '.join(repr(f) for f in file_fields)} (repeat "
+                                    "'file' for a carousel)")
             target = up.folder / f"upload-{len(up.files)}{_suffix(value.filename)}"
             total += await run_in_threadpool(_save_part, value.file, target)
             await value.close()
@@ -462,6 +554,7 @@ async def read_upload(request: Request, max_bytes: int) -> Upload:
                 raise ApiError(413, too_big)
             up.files.append(target)
             up.names.append(_display_name(value.filename, i))
+            up.parts.append(name)
         return up
     except BaseException:
         up.cleanup()
@@ -806,7 +899,7 @@ def _require_json(ctype: str) -> None:
                             "or multipart/form-data with a file")
 
 
-def _form_fields(model: type[BaseModel], fields: dict[str, str],
+def _form_fields(model: type[BaseModel], fields: dict[str, Any],
                  forbid: Iterable[str] = ()) -> Any:
     bad = sorted(set(fields) & set(forbid))
     if bad:
@@ -888,8 +981,142 @@ def _install_openapi(app: FastAPI, models: list[type[BaseModel]]) -> None:
 
 # Analysis and what-if -------------------------------------------------------------------
 def _analysis_models() -> list[type[BaseModel]]:
-    return []
+    return [AnalyzeRequest, WhatIfRequest]
+
+
+def _scrub(obj: Any, index: Any, upload: Upload | None) -> Any:
+    """The result without server paths: uploads by their names, the index by its name."""
+    folder, name = str(getattr(index, "dir", "")), Path(str(getattr(index, "dir", ""))).name
+
+    def clean(v: Any) -> Any:
+        if isinstance(v, str):
+            v = upload.plain(v) if upload else v
+            return v.replace(folder, name) if folder else v
+        if isinstance(v, dict):
+            return {k: clean(x) for k, x in v.items()}
+        if isinstance(v, list):
+            return [clean(x) for x in v]
+        return v
+
+    return clean(to_jsonable(obj))
+
+
+def _form_edits(up: Upload) -> list[dict[str, str]]:
+    """The ``edits`` form field (a JSON list) as plain dicts."""
+    raw = up.fields.pop("edits", "")
+    if not raw.strip():
+        return []
+    data = parse_json_strict(raw.encode())
+    if not isinstance(data, list):
+        raise ApiError(422, "the 'edits' form field must be a JSON list, e.g. "
+                            '[{"kind": "language", "value": "es"}]')
+    return data
+
+
+def _refuse_file_edits(edits: Any) -> None:
+    for e in edits if isinstance(edits, list) else []:
+        kind = e.get("kind") if isinstance(e, dict) else None
+        if kind in FILE_EDITS:
+            raise ApiError(422, f"a '{kind}' edit swaps media: upload the new file as "
+                                f"multipart under '{FILE_EDITS[kind]}' (no file path sent "
+                                "by a client is ever opened)")
 
 
 def _add_analysis_routes(app: FastAPI, service: _Service, deps: list[Any]) -> None:
-    """``POST /v1/analyze`` and ``POST /v1/whatif`` (added when analysis is wired)."""
+    """``POST /v1/analyze`` and ``POST /v1/whatif``: the library's analysis and what-if."""
+    index = service.index
+    form_schema = dict(_MULTIPART_SCHEMA)
+    whatif_form = {**form_schema, "required": [], "properties": {
+        **form_schema["properties"],
+        "file": {**form_schema["properties"]["file"],
+                 "description": "The clip's media (optional: caption-only posts too)."},
+        "edits": {"type": "string", "description": 'JSON list of text edits, e.g. '
+                                                   '[{"kind": "language", "value": "es"}]'},
+        "combine": {"type": "boolean", "default": False},
+        **{f: {"type": "string", "format": "binary",
+               "description": f"A file for a '{k}' edit (one variant)."}
+           for k, f in FILE_EDITS.items()},
+    }}
+    whatif_doc = _body_doc(WhatIfRequest, multipart=False)
+    whatif_doc["requestBody"]["content"]["multipart/form-data"] = {"schema": whatif_form}
+
+    @app.post("/v1/analyze", response_model=AnalyzeResponse, dependencies=deps,
+              responses=_ERRORS, tags=["clips"],
+              openapi_extra=_body_doc(AnalyzeRequest, multipart=True),
+              summary="Declared topics, clarity, audiences, modality agreement and advice")
+    async def analyze_clip(request: Request, svc: ServiceDep) -> dict[str, Any]:
+        """JSON for a caption-only post, or multipart with the clip under ``file``."""
+        from .analysis import analyze
+
+        up: Upload | None = None
+        try:
+            if _content_type(request) == "multipart/form-data":
+                up = await read_upload(request, svc.max_upload_bytes)
+                req = _form_fields(AnalyzeRequest, up.fields)
+                if not up.files:
+                    raise ApiError(422, "the form has no file: send the clip under 'file', "
+                                        "or send JSON for a caption-only post")
+                clip = _clip_from(req, up.files, clip_id=up.names[0])
+            else:
+                _require_json(_content_type(request))
+                req = _validate(AnalyzeRequest, await read_json_body(request))
+                clip = _clip_from(req)
+
+            def work() -> dict[str, Any]:
+                res = analyze(clip, index, k=req.k, k_clips=req.k_clips, ocr=req.ocr,
+                              asr=req.asr)
+                return res.as_dict(req.k)
+
+            out = await svc.run_model(_guard, up, work)
+            return _scrub(out, index, up)
+        finally:
+            if up is not None:
+                await run_in_threadpool(up.cleanup)
+
+    @app.post("/v1/whatif", response_model=WhatIfResponse, dependencies=deps,
+              responses=_ERRORS, tags=["clips"], openapi_extra=whatif_doc,
+              summary="Try edits (caption, language, geo, media, a block removed) and see "
+                      "how far the clip moves")
+    async def whatif_clip(request: Request, svc: ServiceDep) -> dict[str, Any]:
+        """JSON with text edits, or multipart: the clip under ``file``, text edits as a
+        JSON list in ``edits``, and replacement media under ``edit_media``,
+        ``edit_frames`` or ``edit_audio`` (each one variant)."""
+        from .whatif import Edit, whatif
+
+        up: Upload | None = None
+        try:
+            file_edits: list[tuple[str, Path]] = []
+            if _content_type(request) == "multipart/form-data":
+                up = await read_upload(request, svc.max_upload_bytes,
+                                       file_fields=("file", *FILE_EDITS.values()))
+                raw_edits = _form_edits(up)
+                _refuse_file_edits(raw_edits)
+                for kind, part in FILE_EDITS.items():
+                    file_edits += [(kind, f) for f in up.under(part)]
+                req = _form_fields(WhatIfRequest, {**up.fields, "edits": raw_edits})
+                media = up.under("file")
+                clip = _clip_from(req, media, clip_id=up.names[0] if media else None)
+            else:
+                _require_json(_content_type(request))
+                data = await read_json_body(request)
+                if isinstance(data, dict):
+                    _refuse_file_edits(data.get("edits"))
+                req = _validate(WhatIfRequest, data)
+                clip = _clip_from(req)
+            if not req.edits and not file_edits:
+                raise ApiError(422, "no edits: send 'edits', e.g. [{\"kind\": \"language\", "
+                                    "\"value\": \"es\"}], or upload a file under "
+                                    "'edit_media', 'edit_frames' or 'edit_audio'")
+
+            def work() -> dict[str, Any]:
+                edits = [Edit(e.kind, e.value) for e in req.edits]
+                edits += [Edit(kind, str(path)) for kind, path in file_edits]
+                report = whatif(clip, edits, index, combine=req.combine, k=req.k,
+                                ocr=req.ocr, asr=req.asr)
+                return report.as_dict()
+
+            out = await svc.run_model(_guard, up, work)
+            return _scrub(out, index, up)
+        finally:
+            if up is not None:
+                await run_in_threadpool(up.cleanup)

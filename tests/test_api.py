@@ -232,8 +232,8 @@ def test_healthz_audiences_and_topics(server: str, index_dir: Path) -> None:
     assert topics["count"] == len(topics["topics"]) >= 20
     assert all(t["name"] for t in topics["topics"])
     doc = requests.get(f"{server}/openapi.json", timeout=30).json()
-    assert {"/v1/nearest-audience", "/v1/audiences", "/v1/topics", "/healthz"} <= set(
-        doc["paths"])
+    assert {"/v1/nearest-audience", "/v1/analyze", "/v1/whatif", "/v1/audiences",
+            "/v1/topics", "/healthz"} <= set(doc["paths"])
     body = doc["paths"]["/v1/nearest-audience"]["post"]["requestBody"]["content"]
     assert {"application/json", "multipart/form-data"} <= set(body)
     assert doc["components"]["schemas"]["NearestAudienceRequest"]["additionalProperties"] \
@@ -343,10 +343,11 @@ BAD_JSON = [
 @pytest.mark.slow
 @pytest.mark.parametrize(("body", "status", "words"), BAD_JSON)
 def test_malformed_json_gets_a_4xx(server: str, body: bytes, status: int, words: str) -> None:
-    r = _post(f"{server}/v1/nearest-audience", data=body,
-              headers={"Content-Type": "application/json"})
-    assert r.status_code == status, r.text
-    assert words in r.json()["detail"]
+    for endpoint in ("nearest-audience", "analyze", "whatif"):
+        r = _post(f"{server}/v1/{endpoint}", data=body,
+                  headers={"Content-Type": "application/json"})
+        assert r.status_code == status, (endpoint, r.text)
+        assert words in r.json()["detail"]
 
 
 @pytest.mark.slow
@@ -404,6 +405,66 @@ def test_uploads_never_open_client_paths(server: str, data: Path) -> None:
 
 
 @pytest.mark.slow
+def test_analyze_a_caption_and_a_photo(server: str, data: Path) -> None:
+    sports = _sports_audience(server)
+    r = _post(f"{server}/v1/analyze", json={"caption": EN_FOOTBALL, "language": "en", "k": 3})
+    assert r.status_code == 200, r.text
+    a = r.json()
+    assert 0 <= a["clarity"]["score"] <= 100 and a["clarity"]["reason"]
+    assert a["audiences"][0]["id"] == sports
+    top_topic = a["modalities"]["top_topic"]["id"]
+    assert top_topic in {"football", "sports"}, a["modalities"]
+    assert a["index"] == "index"  # the index's name, not its path on the server
+    photo = sorted((data / "scenes" / "sea").glob("*.jpg"))[0]
+    r = _post(f"{server}/v1/analyze", files={"file": ("my beach.jpg", photo.read_bytes())},
+              data={"caption": "Sunset swim at the beach", "language": "en"})
+    assert r.status_code == 200, r.text
+    clip = r.json()["clip"]
+    assert clip["media_kind"] == "image" and clip["media"] == ["my beach.jpg"]
+    assert clip["blocks"]["visual"] is True
+    assert "interestmap-upload" not in r.text
+    r = _post(f"{server}/v1/analyze", json={"caption": "x", "path": "/etc/passwd"})
+    assert r.status_code == 422 and "unknown field 'path'" in r.json()["detail"]
+
+
+@pytest.mark.slow
+def test_whatif_a_translation_keeps_the_topic_and_moves_the_language(server: str,
+                                                                     data: Path) -> None:
+    r = _post(f"{server}/v1/whatif", json={
+        "caption": EN_FOOTBALL, "language": "en",
+        "edits": [{"kind": "caption", "value": RU_FOOTBALL}, {"kind": "language", "value": "ru"}],
+        "combine": True})
+    assert r.status_code == 200, r.text
+    (v,) = r.json()["variants"]
+    assert v["top_topic"]["kept"] is True
+    assert v["distance_by_block"]["language"] > 0
+    assert v["attribution_delta"]["original_top_audience"]["change"]["language"] != 0
+    assert v["summary"]
+    # a media swap is an upload; its file name stands in for the temporary path
+    photo = sorted((data / "scenes" / "forest").glob("*.jpg"))[0].read_bytes()
+    r = _post(f"{server}/v1/whatif",
+              files={"file": ("beach.jpg", sorted((data / "scenes" / "sea").glob("*.jpg"))[0]
+                              .read_bytes()), "edit_frames": ("forest.jpg", photo)},
+              data={"caption": "A day out", "edits": '[{"kind": "geo", "value": "Lisbon"}]'})
+    assert r.status_code == 200, r.text
+    variants = r.json()["variants"]
+    assert [v["edits"][0]["kind"] for v in variants] == ["geo", "frames"]
+    assert variants[1]["edits"][0]["value"] == "forest.jpg"
+    assert variants[1]["distance_by_block"]["visual"] > 0
+    assert "interestmap-upload" not in r.text and "upload-1" not in r.text
+    for body, words in (
+        ({"caption": "x", "edits": [{"kind": "frames", "value": "/etc/passwd"}]},
+         "upload the new file"),
+        ({"caption": "x", "edits": []}, "no edits"),
+        ({"caption": "x", "edits": [{"kind": "drop", "value": "nose"}]}, "cannot drop"),
+        ({"caption": "x", "edits": [{"kind": "teleport", "value": "Mars"}]}, "edits[0].kind"),
+    ):
+        r = _post(f"{server}/v1/whatif", json=body)
+        assert r.status_code == 422, (body, r.text)
+        assert words in r.json()["detail"] and "root:" not in r.text
+
+
+@pytest.mark.slow
 def test_the_token_guards_v1_but_not_healthz(token_server: str) -> None:
     h = requests.get(f"{token_server}/healthz", timeout=30)
     assert h.status_code == 200 and h.json()["auth"] is True
@@ -412,8 +473,9 @@ def test_the_token_guards_v1_but_not_healthz(token_server: str) -> None:
         r = requests.get(f"{token_server}/v1/topics", headers=headers, timeout=30)
         assert r.status_code == 401, headers
         assert r.headers["WWW-Authenticate"] == "Bearer"
-    r = _post(f"{token_server}/v1/nearest-audience", json={"caption": "football"})
-    assert r.status_code == 401
+    for endpoint in ("nearest-audience", "analyze", "whatif"):
+        r = _post(f"{token_server}/v1/{endpoint}", json={"caption": "football"})
+        assert r.status_code == 401
     ok = requests.get(f"{token_server}/v1/topics", timeout=30,
                       headers={"Authorization": f"Bearer {TOKEN}"})
     assert ok.status_code == 200 and ok.json()["count"] > 0
