@@ -274,6 +274,326 @@ def _build_serve(p: argparse.ArgumentParser) -> None:
                    help="server log detail (default info)")
 
 
+# Declared topics, clip analysis, what-if and the audience mirror --------------------------
+def _add_index_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--index", type=Path, default=None,
+                   help="index folder (default: the embedded default index)")
+    p.add_argument("--qdrant-url", default=None, help="Qdrant server of a remote index")
+
+
+def _add_topic_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--topics", default=None,
+                   help="declared topics file (YAML or text) instead of the index's topics")
+    p.add_argument("--classifier", default=None, type=Path,
+                   help="a topic classifier saved by `classify --save-classifier` (default: "
+                        "the one saved with the index, if any)")
+    p.add_argument("--zero-shot", action="store_true",
+                   help="score topics zero-shot only, ignoring any trained classifier")
+    p.add_argument("--k", type=int, default=5, help="how many topics and audiences to show")
+
+
+def _classifier_choice(args: argparse.Namespace) -> Any:
+    if getattr(args, "zero_shot", False):
+        return None
+    if getattr(args, "classifier", None):
+        from .classify import TopicClassifier
+
+        return TopicClassifier.load(args.classifier)
+    return "auto"
+
+
+def _warn(message: str) -> None:
+    print(f"interestmap: warning: {message}", file=sys.stderr)
+
+
+def cmd_classify(args: argparse.Namespace) -> int:
+    import contextlib
+    import time
+
+    from .classify import (
+        TopicClassifier,
+        classify_stream,
+        load_index_classifier,
+        read_labelled,
+        resolve_labels,
+        save_index_classifier,
+        topics_from_labels,
+    )
+    from .topics import TopicSpace, load_topics
+
+    if args.batch_size < 1:
+        raise InterestmapError("--batch-size must be at least 1")
+    with contextlib.ExitStack() as stack:
+        idx = stack.enter_context(_open_index(args)) if args.index else None
+        posts = read_labelled(args.train) if args.train else None
+        if args.topics:
+            topics = load_topics(args.topics)
+        elif idx is not None:
+            topics = list(idx.topics)
+        elif posts is not None:
+            topics = topics_from_labels(posts.labels)
+        else:
+            topics = load_topics()
+        if idx is not None:
+            text_encoder = idx.encoder.text
+        else:
+            from .encoders.registry import get_text_encoder
+
+            text_encoder = get_text_encoder(args.text_encoder)
+        own = idx is not None and not args.topics
+        space = TopicSpace(topics, text_encoder, text_vectors=idx.topic_vectors if own else None)
+        classifier = None
+        if posts is not None:
+            labels = resolve_labels(posts, topics, where=f"training file {str(args.train)!r}")
+            t0 = time.perf_counter()
+            classifier = TopicClassifier(C=args.C, blend=args.blend, text_encoder=text_encoder)
+            classifier.fit(posts.texts, labels, zero_shot=space)
+            d = classifier.describe()
+            if not args.quiet:
+                print(f"interestmap: trained on {d['posts']} posts, {len(d['classes'])} topics "
+                      f"in {time.perf_counter() - t0:.1f} s (C={d['C']:g}, classifier share "
+                      f"{d['blend']:.0%} by cross-validation)", file=sys.stderr)
+            if args.save_classifier:
+                path = classifier.save(args.save_classifier)
+                if not args.quiet:
+                    print(f"interestmap: saved the classifier to {path}", file=sys.stderr)
+            if idx is not None:
+                path = save_index_classifier(idx, classifier)
+                if not args.quiet:
+                    print(f"interestmap: saved the classifier with the index ({path})",
+                          file=sys.stderr)
+        elif args.classifier:
+            classifier = TopicClassifier.load(args.classifier)
+        elif idx is not None:
+            classifier = load_index_classifier(idx)
+        if args.input is None and sys.stdin.isatty():
+            if posts is not None:
+                return EXIT_OK  # trained (and saved) only
+            raise InterestmapError("nothing to classify: give --input TEXTS.jsonl or pipe "
+                                   'JSONL lines like {"id": 1, "text": "..."} into stdin')
+        if args.input is not None and not Path(args.input).is_file():
+            raise InterestmapError(f"input file {str(args.input)!r} not found")
+        stream = (stack.enter_context(open(args.input, encoding="utf-8-sig", errors="replace"))
+                  if args.input is not None else sys.stdin)
+        stats = classify_stream(stream, sys.stdout, space, classifier, mode=args.mode,
+                                blend=args.blend, batch_size=args.batch_size, top=args.top,
+                                as_json=args.json, strict=args.strict, warn=_warn)
+    if not args.quiet:
+        rate = stats.classified / max(stats.seconds, 1e-9)
+        print(f"interestmap: classified {stats.classified} texts in {stats.seconds:.1f} s "
+              f"({rate:.1f}/s)" + (f"; skipped {stats.skipped} malformed lines"
+                                   if stats.skipped else ""), file=sys.stderr)
+    return EXIT_OK
+
+
+@command("classify", "score texts against declared topics (zero-shot, or trained on your labels)")
+def _build_classify(p: argparse.ArgumentParser) -> None:
+    p.description = (
+        "Read JSONL lines {\"id\", \"text\"} from --input or stdin and print one result per "
+        "line: with --json {\"id\", \"topic\", \"name\", \"score\", \"scores\"}, else "
+        "id<TAB>topic<TAB>score. Texts are scored in batches, in bounded memory. A malformed "
+        "line is skipped with a warning naming its line number (--strict stops instead). "
+        "--train LABELLED.jsonl ({\"text\", \"label\"} lines; label a topic name or a list) "
+        "fits a classifier that is blended with the zero-shot scores.")
+    p.add_argument("--topics", default=None,
+                   help="declared topics file (YAML or text; default: the index's topics, "
+                        "else the training labels, else the shipped atlas)")
+    p.add_argument("--train", type=Path, default=None,
+                   help='labelled posts, JSONL {"text": ..., "label": ...}, in any language')
+    p.add_argument("--input", type=Path, default=None,
+                   help='texts to classify, JSONL {"id": ..., "text": ...} (default: stdin)')
+    p.add_argument("--json", action="store_true", help="print one JSON object per line")
+    p.add_argument("--index", type=Path, default=None,
+                   help="use this index's topics, encoder and saved classifier; with "
+                        "--train, save the new classifier with it")
+    p.add_argument("--qdrant-url", default=None, help="Qdrant server of a remote index")
+    p.add_argument("--classifier", type=Path, default=None,
+                   help="a classifier saved with --save-classifier")
+    p.add_argument("--save-classifier", type=Path, default=None,
+                   help="save the classifier trained with --train to this file")
+    p.add_argument("--mode", choices=["blend", "zero-shot", "classifier"], default="blend",
+                   help="blend (default): zero-shot and classifier mixed by the "
+                        "cross-validated share; or either alone")
+    p.add_argument("--blend", type=float, default=None,
+                   help="classifier share 0-1 (default: chosen by cross-validation)")
+    p.add_argument("--C", type=float, default=None,
+                   help="classifier regularisation (default: chosen by cross-validation)")
+    p.add_argument("--top", type=int, default=None,
+                   help="only the best N topics in 'scores' (default: all)")
+    p.add_argument("--batch-size", type=int, default=256, help="texts per batch (default 256)")
+    p.add_argument("--text-encoder", default=None,
+                   help="text encoder without --index (default: use-m3)")
+    p.add_argument("--strict", action="store_true",
+                   help="stop at the first malformed input line instead of skipping it")
+    p.add_argument("--quiet", action="store_true", help="no summary on stderr")
+
+
+def _pct(p: float) -> str:
+    return f"{p:.0%}"
+
+
+def _print_analysis(d: dict[str, Any]) -> None:
+    c = d["clarity"]
+    print(f"Clarity {c['score']}/100 ({c['band']})")
+    print(f"  {c['reason']}")
+    top = d["topics"]["top"]
+    if top:
+        print("Declared topics: " + " · ".join(f"{t['name']} {_pct(t['probability'])}"
+                                               for t in top[:4]))
+    for r in d["modalities"]["blocks"]:
+        mark = "" if r["agrees"] else "   <- disagrees"
+        ev = f"  [{r['evidence']}]" if r["evidence"] else ""
+        print(f"  {r['name']:<15} {r['top_topic']['name']} "
+              f"{_pct(r['top_topic']['probability'])}{mark}{ev}")
+    m = d["modalities"]
+    if m.get("topic_driver") or m.get("audience_driver"):
+        print(f"  drives the topic: {m.get('topic_driver') or '-'}; drives the top audience: "
+              f"{m.get('audience_driver') or '-'}")
+    if d["audiences"]:
+        print("Nearest audiences:")
+        for a in d["audiences"]:
+            drivers = sorted(((b, v) for b, v in a["attribution"].items() if v),
+                             key=lambda kv: -kv[1])[:3]
+            why = ", ".join(f"{b} {v:+.2f}" for b, v in drivers)
+            print(f"  {a['similarity']:.2f}  {a['label']}  (member {_pct(a['probability'])}; "
+                  f"{why})")
+    if d["advice"]:
+        print("Advice:")
+        for i, a in enumerate(d["advice"], start=1):
+            print(f"  {i}. {a['title']}: {a['detail']}")
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    from .analysis import analyze
+
+    clip = clip_from_args(args)
+    with _open_index(args) as idx:
+        res = analyze(clip, idx, topics=args.topics, classifier=_classifier_choice(args),
+                      k=args.k, k_clips=args.k_clips, ocr=not args.no_ocr, asr=not args.no_asr,
+                      max_advice=args.max_advice)
+        out = res.as_dict(k=args.k)
+    if args.json:
+        _print_json(out)
+    else:
+        _print_analysis(out)
+    return EXIT_OK
+
+
+@command("analyze", "analyse a clip before posting: topics, clarity, audiences, advice")
+def _build_analyze(p: argparse.ArgumentParser) -> None:
+    _add_clip_options(p)
+    _add_index_options(p)
+    _add_topic_options(p)
+    p.add_argument("--k-clips", type=int, default=5, help="how many nearest clips")
+    p.add_argument("--max-advice", type=int, default=6, help="at most this many suggestions")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+class _EditAction(argparse.Action):
+    """Collects what-if edits in the order given: ``args.edits = [(kind, value), ...]``."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: Any, option_string: str | None = None) -> None:
+        edits = list(getattr(namespace, self.dest, None) or [])
+        edits.append((self.const, values))
+        setattr(namespace, self.dest, edits)
+
+
+def cmd_whatif(args: argparse.Namespace) -> int:
+    from .whatif import Edit, whatif
+
+    edits = [Edit(kind, value) for kind, value in (args.edits or [])]
+    if not edits:
+        raise InterestmapError("no edits given: use --set-caption, --set-language, --set-geo, "
+                               "--set-media, --set-frames, --set-audio or --drop")
+    clip = clip_from_args(args)
+    with _open_index(args) as idx:
+        rep = whatif(clip, edits, idx, combine=args.combine, k=args.k,
+                     ocr=not args.no_ocr, asr=not args.no_asr)
+        out = rep.as_dict()
+    if args.json:
+        _print_json(out)
+        return EXIT_OK
+    o = out["original"]
+    top = o["topics"]["top"][0]["name"] if o["topics"]["top"] else "no topic"
+    aud = o["audiences"][0]["label"] if o["audiences"] else "-"
+    print(f"Original: {top}, clarity {o['clarity']['score']}/100, nearest audience '{aud}'")
+    for i, v in enumerate(out["variants"], start=1):
+        print(f"{i}. {v['summary']}")
+        parts = {b: x for b, x in v["distance_by_block"].items() if x > 1e-4}
+        if parts:
+            print("   move by block: " + ", ".join(f"{b} {x:.3f}" for b, x in
+                                                   sorted(parts.items(), key=lambda kv: -kv[1])))
+        for a in v["audiences"][:3]:
+            print(f"   {a['similarity_after']:.2f} ({a['change']:+.2f})  {a['label']}")
+    return EXIT_OK
+
+
+@command("whatif", "how edits (caption, language, geo, media, a block removed) move a clip")
+def _build_whatif(p: argparse.ArgumentParser) -> None:
+    p.description = ("Each edit option makes its own variant of the clip (repeat options for "
+                     "more variants); --combine applies all of them together as one variant.")
+    _add_clip_options(p)
+    _add_index_options(p)
+    p.add_argument("--k", type=int, default=5, help="how many topics and audiences to show")
+    for flag, kind, meta, help_ in (
+            ("--set-caption", "caption", "TEXT", "another caption (e.g. translated)"),
+            ("--set-language", "language", "CODE", "another language tag, e.g. es"),
+            ("--set-geo", "geo", "PLACE", 'another place: a city, a country or "lat,lon"'),
+            ("--set-media", "media", "FILE", "other media replacing all of the clip's"),
+            ("--set-frames", "frames", "FILE", "an image or video whose pictures replace the "
+                                               "clip's (the sound is kept)"),
+            ("--set-audio", "audio", "FILE", "an audio file (or video) whose sound replaces "
+                                             "the clip's (the pictures are kept)"),
+            ("--drop", "drop", "BLOCK", "remove a block: caption, ocr, speech, visual, "
+                                        "visual_semantics, audio, language, geo, visuals")):
+        p.add_argument(flag, action=_EditAction, const=kind, dest="edits", metavar=meta,
+                       help=help_ + " (repeatable)")
+    p.add_argument("--combine", action="store_true",
+                   help="apply all the edits together as one variant")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def cmd_mirror(args: argparse.Namespace) -> int:
+    from .mirror import mirror
+
+    with _open_index(args) as idx:
+        rep = mirror(args.engaged, args.clips or [], idx, account=args.account, k=args.k,
+                     ocr=not args.no_ocr, asr=not args.no_asr)
+        out = rep.as_dict()
+    if args.json:
+        _print_json(out)
+        return EXIT_OK
+    p = out["portrait"]
+    print("Interest portrait:")
+    for a in p["audiences"]:
+        print(f"  {a['weight']:.0%}  {a['label']}")
+    if p["topics"]:
+        print("  topics: " + " · ".join(f"{t['name']} {t['weight']:.0%}" for t in p["topics"]))
+    if out["ranking"]:
+        print("Shown first:")
+        for r in out["ranking"]:
+            topic = r["top_topic"]["name"] if r["top_topic"] else "-"
+            print(f"  {r['rank']:>3}. {r['score']:.3f}  {r['key']}  ({topic}; {r['why']})")
+    return EXIT_OK
+
+
+@command("mirror", "someone's interest portrait from clips they engaged with, and which "
+                   "clips it would be shown first")
+def _build_mirror(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--engaged", nargs="+", required=True, metavar="ID_OR_FILE",
+                   help="clips the person liked, watched or shared: ids in the index, or files")
+    p.add_argument("--clips", nargs="+", default=None, metavar="ID_OR_FILE",
+                   help="a creator's clips to rank for that person: ids or files")
+    p.add_argument("--account", default=None,
+                   help="also rank every clip of this account in the index")
+    _add_index_options(p)
+    p.add_argument("--k", type=int, default=5, help="how many audiences and topics to show")
+    p.add_argument("--no-ocr", action="store_true", help="skip reading on-screen text")
+    p.add_argument("--no-asr", action="store_true", help="skip transcribing speech")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="interestmap",
