@@ -215,6 +215,19 @@ def test_serve_says_plainly_when_the_port_is_taken(tmp_path: Path) -> None:
     assert "Traceback" not in r.stderr
 
 
+def test_the_listening_socket_answers_without_delayed_acks() -> None:
+    """asyncio turns Nagle off only on TCP-protocol sockets; with it on, every keep-alive
+    reply waits for the client's delayed ACK (~40 ms)."""
+    from interestmap.server import bind_socket
+
+    sock = bind_socket("127.0.0.1", 0)
+    with sock, socket.create_connection(sock.getsockname()[:2], timeout=5):
+        conn, _ = sock.accept()
+        with conn:
+            assert conn.proto == socket.IPPROTO_TCP
+            assert conn.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+
+
 # Against a running server -------------------------------------------------------------------
 @pytest.mark.slow
 def test_healthz_audiences_and_topics(server: str, index_dir: Path) -> None:
