@@ -8,12 +8,12 @@ switches to WebGL (``Scattergl``) for large corpora, where SVG becomes slow.
 from __future__ import annotations
 
 import html
-import textwrap
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import plotly.graph_objects as go
 from plotly.colors import qualitative
 
@@ -38,6 +38,8 @@ class Marker:
     label: str
     symbol: str = "star"
     color: str = _STAR
+    show_label: bool = True
+    """Write the label next to the marker (else it is only in the legend and hover)."""
 
 
 @dataclass
@@ -49,6 +51,7 @@ class Move:
     x1: float
     y1: float
     label: str
+    color: str = "#222"
 
 
 # The map -----------------------------------------------------------------------------------
@@ -63,6 +66,7 @@ def map_figure(
     label_groups: bool = True,
     webgl: bool | None = None,
     revision: str | None = None,
+    focus: tuple[float, float, float, float] | None = None,
 ) -> go.Figure:
     """The map of clips, one colour per group, with hover text and highlighted points.
 
@@ -70,7 +74,8 @@ def map_figure(
     ``account``, ``audience_label``, ``language``, ``published_at``); ``groups`` gives
     each point's colour group (default: its ``audience_label``). ``markers`` are drawn as
     large symbols on top, ``moves`` as arrows, ``selected`` (a clip id) is ringed.
-    ``label_groups`` writes each group's name at its median position.
+    ``label_groups`` writes each group's name at its median position; ``focus``
+    (x0, x1, y0, y1) zooms the view onto that box (the whole map stays a pan away).
     """
     if groups is None:
         groups = [str(p.get("audience_label") or NO_AUDIENCE) for p in points]
@@ -94,7 +99,7 @@ def map_figure(
             marker={"size": 6 if g == NO_AUDIENCE else 8, "color": colors[g],
                     "opacity": 0.55 if g == NO_AUDIENCE else 0.85,
                     "line": {"width": 0.5, "color": "white"}},
-            customdata=[_hover_row(points[i]) for i in idx],
+            customdata=np.array([_hover_row(points[i]) for i in idx], dtype=object),
             hovertemplate=("<b>%{customdata[3]}</b><br>%{customdata[1]}<br>"
                            "<i>account:</i> %{customdata[2]} · <i>language:</i> %{customdata[4]}"
                            "%{customdata[5]}<extra></extra>"),
@@ -112,16 +117,22 @@ def map_figure(
     for mv in moves:
         fig.add_annotation(x=mv.x1, y=mv.y1, ax=mv.x0, ay=mv.y0, xref="x", yref="y",
                            axref="x", ayref="y", showarrow=True, arrowhead=3, arrowsize=1.4,
-                           arrowwidth=2.5, arrowcolor="#222", text="", standoff=9,
+                           arrowwidth=2.5, arrowcolor=mv.color, text="", standoff=9,
                            startstandoff=6)
-    for m in markers:
+    # Markers without a label first, so the labelled ones (the clip itself) stay on top.
+    for m in sorted(markers, key=lambda m: m.show_label):
         fig.add_trace(go.Scatter(
-            x=[m.x], y=[m.y], mode="markers+text", name=m.label, text=[m.label],
+            x=[m.x], y=[m.y], mode="markers+text" if m.show_label else "markers",
+            name=_short(m.label, 40), text=[m.label] if m.show_label else None,
             textposition="top center", textfont={"size": 13, "color": "#111"},
-            marker={"symbol": m.symbol, "size": 24, "color": m.color,
+            marker={"symbol": m.symbol, "size": 24 if m.show_label else 18, "color": m.color,
                     "line": {"width": 1.5, "color": "#111"}},
             hovertemplate=f"<b>{html.escape(m.label)}</b><extra></extra>", legendrank=0))
     _style_map(fig, group_title, revision)
+    if focus is not None:
+        x0, x1, y0, y1 = focus
+        fig.update_xaxes(range=[x0, x1])
+        fig.update_yaxes(range=[y0, y1])
     if not keep and not markers:
         _add_note(fig, "No clips match these filters.")
     return fig
@@ -142,7 +153,7 @@ def _hover_row(p: Mapping[str, Any]) -> list[str]:
     caption = str(p.get("caption") or "").strip() or "(no caption)"
     when = str(p.get("published_at") or "")[:10]
     return [str(p.get("id", "")),
-            "<br>".join(textwrap.wrap(html.escape(_short(caption, 220)), 60)),
+            "<br>".join(_wrap(html.escape(_short(caption, 220)), 60)),
             html.escape(str(p.get("account") or "unknown")),
             html.escape(str(p.get("audience_label") or NO_AUDIENCE)),
             html.escape(str(p.get("language") or "?")),
@@ -160,7 +171,7 @@ def _add_group_labels(fig: go.Figure, points: Sequence[Mapping[str, Any]],
             continue
         xs.append(_median([float(points[i]["x"]) for i in idx]))
         ys.append(_median([float(points[i]["y"]) for i in idx]))
-        texts.append(_short(g, 28))
+        texts.append(_short(g.split(" · ")[0], 26))
     if texts:
         fig.add_trace(go.Scatter(x=xs, y=ys, mode="text", text=texts, hoverinfo="skip",
                                  showlegend=False, name="labels",
@@ -212,24 +223,27 @@ def topic_bars(scores: Mapping[str, Mapping[str, float]], *, top: int = 8,
     return fig
 
 
-def shift_bars(before: Mapping[str, float], after: Mapping[str, float], *, top: int = 8,
-               title: str = "How the match changes", axis_title: str = "match",
-               before_name: str = "before", after_name: str = "after") -> go.Figure:
-    """Paired bars, before and after, for the names that score highest in either."""
-    names = sorted(set(before) | set(after),
-                   key=lambda n: -max(float(before.get(n, 0.0)), float(after.get(n, 0.0))))
-    names = names[:top][::-1]
+def shift_bars(series: Mapping[str, Mapping[str, float]], *, top: int = 8,
+               title: str = "", axis_title: str = "match") -> go.Figure:
+    """Grouped bars comparing several versions (first: the original, in grey) over the
+    names that score highest in any of them."""
+    series = {k: dict(v) for k, v in series.items()}
+    best: dict[str, float] = {}
+    for values in series.values():
+        for n, v in values.items():
+            best[n] = max(best.get(n, float("-inf")), float(v))
+    names = sorted(best, key=lambda n: -best[n])[:top][::-1]
     if not names:
         return empty_figure("Nothing to compare.")
     fig = go.Figure()
-    for label, values, color in ((before_name, before, "#9aa5b1"),
-                                 (after_name, after, "#1f77b4")):
+    for j, (label, values) in enumerate(series.items()):
         fig.add_trace(go.Bar(
             y=[_short(n, 32) for n in names], x=[float(values.get(n, 0.0)) for n in names],
-            name=label, orientation="h", marker_color=color,
+            name=_short(label, 40), orientation="h",
+            marker_color="#9aa5b1" if j == 0 else _PALETTE[(j - 1) % len(_PALETTE)],
             hovertemplate=f"{html.escape(label)}: %{{x:.2f}}<extra>%{{y}}</extra>"))
     fig.update_layout(barmode="group", bargap=0.25)
-    _style_bars(fig, title, axis_title, height=140 + 44 * len(names))
+    _style_bars(fig, title, axis_title, height=140 + 18 * len(names) * (1 + len(series)))
     return fig
 
 
@@ -320,6 +334,29 @@ def _median(values: list[float]) -> float:
     s = sorted(values)
     n = len(s)
     return s[n // 2] if n % 2 else 0.5 * (s[n // 2 - 1] + s[n // 2])
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    """Greedy word wrap (long words are cut), quick enough for tens of thousands of captions."""
+    lines: list[str] = []
+    cur = ""
+    for word in text.split():
+        while len(word) > width:
+            if cur:
+                lines.append(cur)
+                cur = ""
+            lines.append(word[:width])
+            word = word[width:]
+        if not cur:
+            cur = word
+        elif len(cur) + 1 + len(word) <= width:
+            cur += " " + word
+        else:
+            lines.append(cur)
+            cur = word
+    if cur:
+        lines.append(cur)
+    return lines
 
 
 def _short(text: str, n: int) -> str:

@@ -1,0 +1,292 @@
+"""The functions behind the app: figure builders, competitor comparison, and the views
+over a small real index (60 X-Topic captions, built once per session)."""
+
+from __future__ import annotations
+
+import html
+import json
+import random
+import re
+from pathlib import Path
+
+import fixtures_app
+import numpy as np
+import plotly.graph_objects as go
+import pytest
+
+from interestmap import plots
+from interestmap.competitors import compare_accounts, overlap
+from interestmap.errors import ConfigError, InterestmapError
+
+small_index = fixtures_app.small_index
+
+
+def _points(n: int, groups: int = 3, seed: int = 0) -> list[dict]:
+    rng = random.Random(seed)
+    return [{"id": f"c{i}", "x": rng.random(), "y": rng.random(), "account": f"acc{i % 2}",
+             "caption": f"caption <b>{i}</b> & more", "language": "en",
+             "audience_label": (plots.NO_AUDIENCE if i % (groups + 1) == groups
+                                else f"group {i % (groups + 1)}")}
+            for i in range(n)]
+
+
+# Figures -------------------------------------------------------------------------------------
+def test_map_figure_one_trace_per_group_and_every_point_drawn():
+    pts = _points(40)
+    fig = plots.map_figure(pts)
+    data = [t for t in fig.data if t.mode == "markers"]
+    assert {t.name for t in data} == {"group 0", "group 1", "group 2", plots.NO_AUDIENCE}
+    assert sum(len(t.x) for t in data) == 40
+    # Clips without an audience are drawn first (under the rest) and grey.
+    assert data[0].name == plots.NO_AUDIENCE and data[0].marker.color == "#c8c8c8"
+    # Hover carries the clip id first (the click hook reads it) and escaped captions.
+    row = data[1].customdata[0]
+    assert row[0].startswith("c") and "&lt;b&gt;" in row[1] and "<b>" not in row[1]
+    assert isinstance(data[1], go.Scatter)
+
+
+def test_map_figure_switches_to_webgl_for_large_maps_and_skips_unplaced_points():
+    pts = _points(plots.WEBGL_FROM + 10)
+    pts[0]["x"] = None
+    pts[1]["y"] = float("nan")
+    fig = plots.map_figure(pts)
+    data = [t for t in fig.data if t.mode == "markers"]
+    assert all(isinstance(t, go.Scattergl) for t in data)
+    assert sum(len(t.x) for t in data) == len(pts) - 2
+
+
+def test_map_figure_markers_moves_and_selection():
+    pts = _points(12)
+    fig = plots.map_figure(pts, markers=[plots.Marker(0.5, 0.5, "Your clip")],
+                           moves=[plots.Move(0.1, 0.2, 0.8, 0.9, "caption in Spanish")],
+                           selected="c3")
+    star = [t for t in fig.data if t.name == "Your clip"]
+    assert star and star[0].marker.symbol == "star"
+    arrows = fig.layout.annotations
+    assert len(arrows) == 1 and (arrows[0].ax, arrows[0].ay, arrows[0].x, arrows[0].y) == \
+        (0.1, 0.2, 0.8, 0.9)
+    ring = [t for t in fig.data if t.name == "Selected clip"]
+    assert ring and ring[0].x[0] == pts[3]["x"]
+
+
+def test_map_figure_says_when_nothing_matches():
+    fig = plots.map_figure([])
+    assert "No clips match" in fig.layout.annotations[0].text
+
+
+def test_map_figure_needs_one_group_per_point():
+    with pytest.raises(ValueError):
+        plots.map_figure(_points(5), groups=["a"])
+
+
+def test_group_colors_are_distinct_and_stable():
+    groups = [f"g{i % 30}" for i in range(300)] + [plots.NO_AUDIENCE]
+    a, b = plots.group_colors(groups), plots.group_colors(list(reversed(groups)))
+    assert a == b
+    named = [c for g, c in a.items() if g != plots.NO_AUDIENCE]
+    assert len(set(named)) == 30
+
+
+def test_topic_bars_rank_topics_and_keep_sources():
+    scores = {"caption": {"Cooking": 0.8, "Travel": 0.3, "Gaming": 0.1},
+              "visuals": {"Cooking": 0.5, "Travel": 0.6, "Gaming": 0.05}}
+    fig = plots.topic_bars(scores, top=2, order_by="caption")
+    assert [t.name for t in fig.data] == ["caption", "visuals"]
+    assert list(fig.data[0].y) == ["Travel", "Cooking"]  # best on top = last
+    assert list(fig.data[1].x) == [0.6, 0.5]
+    assert "No topic scores" in plots.topic_bars({}).layout.annotations[0].text
+
+
+def test_share_bars_stack_to_the_whole_audience():
+    fig = plots.share_bars({"Cooking": {"me": 0.25, "rival": 0.5}, "Travel": {"me": 0.1}},
+                           highlight="me")
+    assert fig.data[0].name == "me"
+    total = np.sum([np.asarray(t.x, dtype=float) for t in fig.data], axis=0)
+    assert np.allclose(total, 1.0)
+
+
+def test_shift_and_value_bars():
+    fig = plots.shift_bars({"before": {"A": 0.5, "B": 0.2}, "after": {"A": 0.3, "C": 0.6}},
+                           top=3)
+    assert [t.name for t in fig.data] == ["before", "after"]
+    assert list(fig.data[1].y) == ["B", "A", "C"] and list(fig.data[1].x) == [0.0, 0.3, 0.6]
+    assert fig.data[0].marker.color == "#9aa5b1"
+    vb = plots.value_bars({"x": 0.7, "y": 0.3}, percent=True)
+    assert list(vb.data[0].text) == ["30%", "70%"]
+
+
+# Competitors ---------------------------------------------------------------------------------
+def _corpus() -> tuple[list[dict], list[dict]]:
+    clips = ([{"account": "me", "audience": 0}] * 6 + [{"account": "me", "audience": 1}] * 4
+             + [{"account": "rival", "audience": 1}] * 8 + [{"account": "rival", "audience": 2}]
+             + [{"account": "other", "audience": 3}] * 10 + [{"account": "me", "audience": -1}])
+    auds = [{"id": i, "label": f"aud{i}", "size": 0} for i in range(4)]
+    return clips, auds
+
+
+def test_compare_accounts_shares_overlap_and_open_audiences():
+    clips, auds = _corpus()
+    rep = compare_accounts(clips, auds, ["rival"], mine="me", thin=0.2)
+    rows = {r["label"]: r for r in rep["audiences"]}
+    assert rows["aud1"]["shares"] == {"me": pytest.approx(4 / 12, abs=1e-4),
+                                      "rival": pytest.approx(8 / 12, abs=1e-4)}
+    me, rival = rep["accounts"]
+    assert me["is_mine"] and me["clips"] == 11 and me["without_audience"] == 1
+    # me: 6/11 in aud0, 4/11 in aud1; rival: 8/9 in aud1, 1/9 in aud2 (thin: not covered)
+    assert rival["overlap_with_mine"] == pytest.approx(4 / 11, abs=1e-4)
+    assert rival["shared_with_mine"] == ["aud1"]
+    assert [a["label"] for a in rival["audiences"]] == ["aud1"]
+    assert [o["label"] for o in rep["open_audiences"]] == ["aud3", "aud2"]
+
+
+def test_compare_accounts_refuses_unknown_accounts_and_bad_settings():
+    clips, auds = _corpus()
+    with pytest.raises(ConfigError, match="no clips from 'ghost'"):
+        compare_accounts(clips, auds, ["ghost"])
+    with pytest.raises(ConfigError):
+        compare_accounts(clips, auds, [])
+    with pytest.raises(ConfigError):
+        compare_accounts(clips, auds, ["me"], thin=1.5)
+    assert overlap({0: 0.5, 1: 0.5}, {0: 0.5, 1: 0.5}) == pytest.approx(1.0)
+    assert overlap({0: 1.0}, {1: 1.0}) == 0.0
+
+
+# Views over a small real index ---------------------------------------------------------------
+def _plain(md: str) -> str:
+    """Markdown as the reader sees the text (escapes undone)."""
+    return html.unescape(re.sub(r"\\(.)", r"\1", md))
+
+
+@pytest.fixture()
+def views(small_index: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    from interestmap import app_views
+
+    monkeypatch.setenv("INTERESTMAP_INDEXES", str(small_index.parent))
+    monkeypatch.setenv("INTERESTMAP_HOME", str(tmp_path / "home"))
+    yield app_views
+    app_views.close_all()
+
+
+@pytest.mark.slow
+def test_map_view_colours_filters_and_lists(views, small_index: Path):
+    choice = str(small_index)
+    labels = {c: label for label, c in views.index_choices()}
+    assert labels[str(small_index.resolve())].startswith("small · 60 clips")
+    fig, text = views.map_view(choice, "Audience")
+    pts = [t for t in fig.data if t.mode == "markers"]
+    assert sum(len(t.x) for t in pts) == 60 and "60 of 60 clips" in text
+    fig, _ = views.map_view(choice, "Account", accounts=["alice"])
+    assert [t.name for t in fig.data if t.mode == "markers"] == ["alice"]
+    fig, text = views.map_view(choice, "Language", languages=["Japanese (ja)"])
+    assert [t.name for t in fig.data if t.mode == "markers"] == ["Japanese"]
+    assert "15 of 60" in text
+    fig, text = views.map_view(choice, "Audience", since="2024-06-01")
+    assert "8 of 60" in text  # i % 6 == 5 (i = 5, 11) -> June: 2 per language
+    opts = views.filter_options(choice)
+    assert set(opts["accounts"]) == {"alice", "bob", "cara"}
+    assert {c for _, c in opts["languages"]} == {"en", "es", "el", "ja"}
+    fig, _ = views.map_view(choice, "Declared topic")
+    assert len([t for t in fig.data if t.mode == "markers"]) >= 1
+    with pytest.raises(ConfigError):
+        views.map_view(choice, "Mood")
+
+
+@pytest.mark.slow
+def test_audience_and_clip_views(views, small_index: Path):
+    choice = str(small_index)
+    idx = views.get_index(choice)
+    aud = max(idx.audiences, key=lambda a: a.size)
+    md, fig = views.audience_view(choice, aud.id)
+    assert aud.label in _plain(md) and f"{aud.size} clips" in md and "Typical clips" in md
+    assert abs(sum(fig.data[0].x) - 1.0) < 0.02  # account shares of the audience
+    rows = idx.clips_frame()
+    md, thumb, a = views.clip_view(choice, f"{rows[0]['id']}|123")
+    assert rows[0]["caption"][:20] in _plain(md)
+    assert thumb is None  # caption-only clips have no picture
+    with pytest.raises(InterestmapError):
+        views.clip_view(choice, "no-such-clip")
+    with pytest.raises(InterestmapError):
+        views.audience_view(choice, 999)
+
+
+@pytest.mark.slow
+def test_competitors_view(views, small_index: Path):
+    v = views.competitors_view(str(small_index), ["bob", "cara"], mine="alice")
+    assert "You" in v.accounts_md and "Overlap with you" in v.accounts_md
+    assert {a["account"] for a in v.report["accounts"]} == {"alice", "bob", "cara"}
+    assert v.shares.data  # one bar trace per account (+ everyone else)
+
+
+@pytest.mark.slow
+def test_build_map_reports_progress_and_becomes_selectable(views, data: Path,
+                                                          tmp_path: Path):
+    src = tmp_path / "corpus"
+    (src / "shop").mkdir(parents=True)
+    with open(data / "xtopic" / "en" / "en_1000.jsonl", encoding="utf-8") as f:
+        for i, line in enumerate(f):
+            if i >= 24:
+                break
+            (src / "shop" / f"post{i}.txt").write_text(json.loads(line)["text"],
+                                                       encoding="utf-8")
+    seen: list[tuple[float, str]] = []
+    report, choice = views.build_map("shop-test", str(src),
+                                     progress=lambda f, desc="": seen.append((f, desc)))
+    assert "24 clips" in report and Path(choice).name == "shop-test"
+    assert any(c == choice for _, c in views.index_choices())
+    fracs = [f for f, _ in seen]
+    assert fracs == sorted(fracs) and fracs[-1] == pytest.approx(1.0)
+    assert any("Encoding clips" in d for _, d in seen)
+    with pytest.raises(ConfigError):
+        views.build_map("bad name!", str(src))
+    with pytest.raises(ConfigError):
+        views.build_map("x", str(tmp_path / "nope"))
+    with pytest.raises(ConfigError):
+        views.build_map("x", "", None)
+
+
+@pytest.mark.slow
+def test_check_clip_view_places_scores_and_advises(views, small_index: Path):
+    steps: list[str] = []
+    v = views.check_clip_view(str(small_index), None,
+                              "Easy weeknight pasta with garlic, lemon and basil #recipe",
+                              "English (en)", None,
+                              progress=lambda f, desc="": steps.append(desc))
+    assert re.search(r"Topic clarity: \d+/100", v.clarity_md)
+    assert v.result["clarity"]["score"] == int(re.search(r"(\d+)/100", v.clarity_md).group(1))
+    star = [t for t in v.map.data if t.name == "Your clip"]
+    assert star and star[0].x[0] == pytest.approx(v.result["map"]["x"])
+    bars = {t.name: t for t in v.topics.data}
+    assert {"overall", "caption"} <= set(bars)
+    top = v.result["topics"]["top"][0]["name"]
+    assert bars["overall"].y[-1] == top  # the best topic sits on top of the chart
+    for a in v.result["audiences"]:
+        assert _plain(a["label"]) in _plain(v.audiences_md)
+    assert v.advice_md.startswith("### Advice")
+    assert v.encoded[1].clip.language == "en" and steps[-1] == "Done"
+    with pytest.raises(ConfigError, match="add a video"):
+        views.check_clip_view(str(small_index), None, "  ", None, None)
+    with pytest.raises(InterestmapError, match="unknown place"):
+        views.check_clip_view(str(small_index), None, "pasta", None, "Atlantis of the north")
+
+
+@pytest.mark.slow
+def test_whatif_view_moves_one_version_per_edit_and_all_together(views, small_index: Path):
+    cap = "Easy weeknight pasta with garlic, lemon and basil #recipe"
+    checked = views.check_clip_view(str(small_index), None, cap, "en", None).encoded
+    v = views.whatif_view(str(small_index), None, cap, "en", None,
+                          new_caption="Pasta fácil con ajo, limón y albahaca #receta",
+                          new_language="Spanish (es)", checked=checked)
+    variants = v.report["variants"]
+    assert [len(x["edits"]) for x in variants] == [1, 1, 2]
+    assert "all changes together" in v.changes_md and "in Spanish" in v.changes_md
+    lang = variants[1]
+    assert lang["map"]["distance"] == pytest.approx(0.0, abs=1e-3)  # same topic, same place
+    assert "Stays at the same place on the map" in v.changes_md
+    names = {t.name for t in v.map.data}
+    assert "Your clip" in names and "all changes together" in names
+    assert len(v.audiences.data) == 4  # before + three versions
+    with pytest.raises(ConfigError, match="change something first"):
+        views.whatif_view(str(small_index), None, cap, "en", None, new_caption=cap,
+                          checked=checked)
+    with pytest.raises(ConfigError, match="Check a clip"):
+        views.whatif_view(str(small_index), None, "", None, None, new_caption="x")
