@@ -16,6 +16,15 @@ a client sends is ever opened: media reach the server only as uploaded bytes.
 Model work (decoding, OCR, speech, encoders) is CPU-bound: it runs in worker threads,
 at most ``max_concurrent_encodes`` at a time, so ``/healthz`` and vector lookups stay
 responsive while clips are being encoded.
+
+Examples (``interestmap serve --index DIR``; the OpenAPI document is at ``/docs``)::
+
+    curl -s localhost:8000/v1/nearest-audience -H 'Content-Type: application/json' \
+         -d '{"caption": "Derby day! #football", "language": "en", "geo": "Madrid"}'
+    curl -s localhost:8000/v1/nearest-audience -F file=@clip.mp4 -F caption='Derby day'
+    curl -s localhost:8000/v1/whatif -H 'Content-Type: application/json' \
+         -d '{"caption": "Derby day!", "edits": [{"kind": "language", "value": "es"}]}'
+    curl -s localhost:8000/v1/whatif -F file=@clip.mp4 -F edit_audio=@other-sound.mp3
 """
 
 from __future__ import annotations
