@@ -221,7 +221,8 @@ def cmd_nearest(args: argparse.Namespace) -> int:
         _print_json(res)
     else:
         for a in res["audiences"]:
-            drivers = sorted(a["attribution"].items(), key=lambda kv: -kv[1])[:3]
+            drivers = sorted(((b, v) for b, v in a["attribution"].items() if v),
+                             key=lambda kv: -kv[1])[:3]
             why = ", ".join(f"{b} {v:+.2f}" for b, v in drivers)
             print(f"{a['similarity']:.2f}  {a['label']}  (member {a['probability']:.0%}; {why})")
         for c in res["clips"]:
@@ -615,7 +616,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return run(args)
     except InterestmapError as e:
-        print(f"interestmap: {e}", file=sys.stderr)
+        print(f"interestmap: {' '.join(str(e).split())}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print("interestmap: interrupted", file=sys.stderr)
@@ -623,7 +624,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as e:  # last resort: one line, not a traceback (unless --debug)
         if args.debug:
             raise
-        print(f"interestmap: internal error ({type(e).__name__}: {e}); "
+        first = (str(e).strip().splitlines() or [""])[0][:200]
+        print(f"interestmap: internal error ({type(e).__name__}: {first}); "
               "run with --debug and report it", file=sys.stderr)
         return EXIT_INTERNAL
 
