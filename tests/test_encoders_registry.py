@@ -75,3 +75,7 @@ def test_clap_and_open_clip_without_a_checkpoint_say_which_setting(monkeypatch):
         registry.get_audio_encoder("clap").info  # noqa: B018
     with pytest.raises(ModelLoadError, match="INTERESTMAP_OPENCLIP_CHECKPOINT"):
         registry.get_image_encoder("open_clip:ViT-B-32").resolved_pretrained()
+
+
+def test_plain_names_ignore_case():
+    assert registry.get_text_encoder("USE-M3") is registry.get_text_encoder("use-m3")

@@ -18,10 +18,31 @@ audio                                  ``aisfx`` (default), ``clap:CHECKPOINT``,
 ``None`` takes ``INTERESTMAP_TEXT_ENCODER`` / ``INTERESTMAP_IMAGE_ENCODER`` /
 ``INTERESTMAP_AUDIO_ENCODER`` when set, else the defaults below.
 
-Why these defaults (measured by ``benchmarks/text_encoders.py`` on X-Topic tweets in
-en/es/gr/ja and on caption translations, 2 CPU cores):
+Why these defaults (``benchmarks/text_encoders.py``: X-Topic tweets in en/es/gr/ja, 800
+test posts per language, 19 topics; 20 captions with ru/it/pt translations):
 
-- text ``use-m3``: {TEXT_WHY}
+- text ``use-m3``. Against ``e5-small`` (multilingual-e5-small) and ``minilm-l6``:
+
+  ======================================  =======  ========  =========
+  measure                                 use-m3   e5-small  minilm-l6
+  ======================================  =======  ========  =========
+  caption -> translation, rank-1 ru/it/pt 1.0      1.0       0.15-0.65
+  translation cos - unrelated cos         0.69     0.14      0.01-0.17
+  topic LR macro-F1, within language      0.297    0.317     0.252
+  topic LR macro-F1, trained on English   0.270    0.280     0.153
+  zero-shot topic P@1 (topic names)       0.341    0.443     0.240
+  Greek (not a USE language): P@1 / LR-en 0.15/.06 0.42/.25  0.07/.03
+  ms per caption, 2 busy cores            8        82        52
+  ======================================  =======  ========  =========
+
+  USE matches captions across its 16 languages perfectly and its cosines use the whole
+  range (unrelated posts ~0.1, translations ~0.8), which is what the fused map needs:
+  fusion weighs each block's cosine, and e5's cosines sit in a narrow band (unrelated
+  ~0.78, translations ~0.92), so with e5 the caption would move the fused similarity
+  about five times less than its weight says. USE is also about ten times faster.
+  e5-small is the better choice for posts in languages USE lacks (Greek, Ukrainian,
+  Hindi, ...) and matches topic *names* better; select it with
+  ``INTERESTMAP_TEXT_ENCODER=e5-small`` (an index remembers its encoder).
 - image ``efficientnet-lite0``: the only real image model that loads offline (ImageNet
   features and labels); open_clip is better where a checkpoint is available.
 - audio ``aisfx``: the only real sound embedding that loads offline; CLAP needs a
@@ -131,7 +152,7 @@ def _get(kind: str, name: str | None, env: str, default: str,
     resolved = (name or os.environ.get(env) or default).strip()
     if not resolved:
         raise ConfigError(f"empty {kind} encoder name; valid: see interestmap.encoders.registry")
-    key = (kind, resolved)
+    key = (kind, resolved if ":" in resolved else resolved.lower())  # paths keep their case
     with _lock:
         if key not in _cache:
             _cache[key] = build(resolved)

@@ -16,7 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ConfigError
+from .._compat import ensure_torchvision
+from ..errors import ConfigError, MissingDependencyError
 from .base import EncoderInfo, ImageEncoder, TextEncoder, l2_normalize
 
 LABEL_TEMPLATE = "a photo of {}"
@@ -46,8 +47,9 @@ def readable_class_names(names: Sequence[str]) -> list[str]:
     if len(names) != 1000:
         return names
     try:
+        ensure_torchvision()
         from open_clip.zero_shot_metadata import IMAGENET_CLASSNAMES
-    except ImportError:
+    except (ImportError, MissingDependencyError):
         return names
     return list(IMAGENET_CLASSNAMES) if len(IMAGENET_CLASSNAMES) == 1000 else names
 

