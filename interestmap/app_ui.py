@@ -229,6 +229,8 @@ def build_app(index: str | None = None) -> gr.Blocks:
                       m["until"]]
         map_out = [m["plot"], m["summary"]]
         private = {"api_visibility": "private"}
+        # Encoding and building load models and use every core: one at a time.
+        heavy = {"concurrency_limit": 1, "concurrency_id": "models"}
         refresh.click(indexes, None, index_dd, api_name="refresh_list", **private)
         gr.api(list_maps, api_name="indexes")
         gr.api(overview, api_name="overview")
@@ -252,11 +254,11 @@ def build_app(index: str | None = None) -> gr.Blocks:
         check_inputs = [index_dd, c["files"], c["caption"], c["language"], c["geo"]]
         c["go"].click(check_clip, check_inputs,
                       [c["plot"], c["clarity"], c["topics"], c["audiences"], c["advice"],
-                       checked], api_name="check_clip")
+                       checked], api_name="check_clip", **heavy)
         w["go"].click(whatif, [*check_inputs, w["caption"], w["language"], w["geo"],
                                w["visuals"], w["audio"], w["remove"], checked],
                       [w["plot"], w["changes"], w["audiences"], w["topics"]],
-                      api_name="whatif")
+                      api_name="whatif", **heavy)
         w["copy"].click(lambda cap, lang, geo: (cap, lang, geo),
                         [c["caption"], c["language"], c["geo"]],
                         [w["caption"], w["language"], w["geo"]], api_name="copy_checked",
@@ -264,7 +266,7 @@ def build_app(index: str | None = None) -> gr.Blocks:
         k["go"].click(competitors, [index_dd, k["mine"], k["others"], k["thin"]],
                       [k["plot"], k["accounts_md"], k["open_md"]], api_name="competitors")
         b["go"].click(build_map, [b["name"], b["folder"], b["manifest"]],
-                      [b["report"], index_dd], api_name="build_map")
+                      [b["report"], index_dd], api_name="build_map", **heavy)
     return demo
 
 

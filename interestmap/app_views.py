@@ -262,7 +262,7 @@ def audience_view(choice: str | None, audience: int | str | None) -> tuple[str, 
     by_id = {str(r.get("id")): r for r in _frame(idx)}
     for cid in aud.exemplars[:5]:
         r = by_id.get(str(cid), {})
-        cap = plots._short(str(r.get("caption") or "(no caption)"), 160)
+        cap = plots.short(str(r.get("caption") or "(no caption)"), 160)
         lines.append(f"- {_md(cap)} — *{_md(str(r.get('account') or '?'))}*")
     fig = plots.value_bars(aud.account_shares, axis_title="share of its clips",
                            percent=True)
@@ -541,7 +541,7 @@ def check_clip_view(choice: str | None, files: Sequence[str] | str | None, capti
     fig = plots.map_figure(rows, color_groups(idx, rows, "audience"), markers=marker,
                            revision=f"check:{idx.dir}")
     if not marker:
-        plots._add_note(fig, "This clip has no caption, speech, on-screen text or visuals "
+        plots.add_note(fig, "This clip has no caption, speech, on-screen text or visuals "
                              "to place it by.")
     return CheckView(map=fig, clarity_md=clarity_markdown(res), topics=topic_figure(res),
                      audiences_md=audiences_markdown(res), advice_md=advice_markdown(res),
@@ -607,10 +607,13 @@ def audiences_markdown(res: Any) -> str:
         why = " and ".join(BLOCK_WORDS.get(b, b) for _, b in attr) or "—"
         lines.append(f"| {_md(a['label'])} | {a['similarity']:.2f} | "
                      f"{a.get('probability', 0.0):.0%} | {_md(why)} |")
+    lines += ["", "<small>*match*: how alike the clip and the audience's clips are (1 = the "
+                  "same); *belongs*: how likely the clip counts as one of the audience's "
+                  "own.</small>"]
     clips = res.audiences.get("clips", [])
     if clips:
         lines += ["", "**Most similar clips on the map:**", ""]
-        lines += [f"- {_md(plots._short(str(c.get('caption') or '(no caption)'), 120))} — "
+        lines += [f"- {_md(plots.short(str(c.get('caption') or '(no caption)'), 120))} — "
                   f"*{_md(c.get('account') or '?')}* ({c['similarity']:.2f})" for c in clips[:5]]
     return "\n".join(lines)
 
@@ -727,15 +730,15 @@ def _variant_name(edits: Sequence[Any], n_edits: int) -> str:
 def _edit_words(e: Any) -> str:
     v = str(e.value)
     if e.kind == "caption":
-        return f"caption “{plots._short(v, 28)}”"
+        return f"caption “{plots.short(v, 28)}”"
     if e.kind == "language":
         return f"in {language_name(v)}"
     if e.kind == "geo":
-        return f"posted in {plots._short(v, 24)}"
+        return f"posted in {plots.short(v, 24)}"
     if e.kind in ("frames", "media"):
-        return f"pictures from {plots._short(Path(v).name, 24)}"
+        return f"pictures from {plots.short(Path(v).name, 24)}"
     if e.kind == "audio":
-        return f"sound from {plots._short(Path(v).name, 24)}"
+        return f"sound from {plots.short(Path(v).name, 24)}"
     return e.describe()
 
 

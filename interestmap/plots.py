@@ -95,7 +95,7 @@ def map_figure(
         idx = by_group[g]
         fig.add_trace(scatter(
             x=[float(points[i]["x"]) for i in idx], y=[float(points[i]["y"]) for i in idx],
-            mode="markers", name=_short(g, 40), legendrank=order.index(g) + 1,
+            mode="markers", name=short(g, 40), legendrank=order.index(g) + 1,
             marker={"size": 6 if g == NO_AUDIENCE else 8, "color": colors[g],
                     "opacity": 0.55 if g == NO_AUDIENCE else 0.85,
                     "line": {"width": 0.5, "color": "white"}},
@@ -123,7 +123,7 @@ def map_figure(
     for m in sorted(markers, key=lambda m: m.show_label):
         fig.add_trace(go.Scatter(
             x=[m.x], y=[m.y], mode="markers+text" if m.show_label else "markers",
-            name=_short(m.label, 40), text=[m.label] if m.show_label else None,
+            name=short(m.label, 40), text=[m.label] if m.show_label else None,
             textposition="top center", textfont={"size": 13, "color": "#111"},
             marker={"symbol": m.symbol, "size": 24 if m.show_label else 18, "color": m.color,
                     "line": {"width": 1.5, "color": "#111"}},
@@ -134,7 +134,7 @@ def map_figure(
         fig.update_xaxes(range=[x0, x1])
         fig.update_yaxes(range=[y0, y1])
     if not keep and not markers:
-        _add_note(fig, "No clips match these filters.")
+        add_note(fig, "No clips match these filters.")
     return fig
 
 
@@ -153,7 +153,7 @@ def _hover_row(p: Mapping[str, Any]) -> list[str]:
     caption = str(p.get("caption") or "").strip() or "(no caption)"
     when = str(p.get("published_at") or "")[:10]
     return [str(p.get("id", "")),
-            "<br>".join(_wrap(html.escape(_short(caption, 220)), 60)),
+            "<br>".join(_wrap(html.escape(short(caption, 220)), 60)),
             html.escape(str(p.get("account") or "unknown")),
             html.escape(str(p.get("audience_label") or NO_AUDIENCE)),
             html.escape(str(p.get("language") or "?")),
@@ -163,19 +163,18 @@ def _hover_row(p: Mapping[str, Any]) -> list[str]:
 def _add_group_labels(fig: go.Figure, points: Sequence[Mapping[str, Any]],
                       by_group: Mapping[str, list[int]], order: Sequence[str],
                       most: int = 24) -> None:
-    """Each group's name at its median position (the biggest groups only)."""
-    xs, ys, texts = [], [], []
+    """Each group's name at its median position (the biggest groups only), as
+    annotations so they stay readable above WebGL points too."""
     for g in [g for g in order if g != NO_AUDIENCE][:most]:
         idx = by_group[g]
         if len(idx) < 2:
             continue
-        xs.append(_median([float(points[i]["x"]) for i in idx]))
-        ys.append(_median([float(points[i]["y"]) for i in idx]))
-        texts.append(_short(g.split(" · ")[0], 26))
-    if texts:
-        fig.add_trace(go.Scatter(x=xs, y=ys, mode="text", text=texts, hoverinfo="skip",
-                                 showlegend=False, name="labels",
-                                 textfont={"size": 11, "color": "rgba(20,20,20,0.8)"}))
+        fig.add_annotation(
+            x=_median([float(points[i]["x"]) for i in idx]),
+            y=_median([float(points[i]["y"]) for i in idx]),
+            text=html.escape(short(g.split(" · ")[0], 26)), showarrow=False,
+            font={"size": 11, "color": "rgba(20,20,20,0.9)"},
+            bgcolor="rgba(255,255,255,0.6)", borderpad=1, name="group label")
 
 
 def _style_map(fig: go.Figure, group_title: str, revision: str | None) -> None:
@@ -215,7 +214,7 @@ def topic_bars(scores: Mapping[str, Mapping[str, float]], *, top: int = 8,
     fig = go.Figure()
     for j, (src, s) in enumerate(scores.items()):
         fig.add_trace(go.Bar(
-            y=[_short(t, 32) for t in topics], x=[float(s.get(t, 0.0)) for t in topics],
+            y=[short(t, 32) for t in topics], x=[float(s.get(t, 0.0)) for t in topics],
             name=src, orientation="h", marker_color=_PALETTE[j % len(_PALETTE)],
             hovertemplate=f"{html.escape(src)}: %{{x:.2f}}<extra>%{{y}}</extra>"))
     fig.update_layout(barmode="group", bargap=0.25, bargroupgap=0.05)
@@ -238,8 +237,8 @@ def shift_bars(series: Mapping[str, Mapping[str, float]], *, top: int = 8,
     fig = go.Figure()
     for j, (label, values) in enumerate(series.items()):
         fig.add_trace(go.Bar(
-            y=[_short(n, 32) for n in names], x=[float(values.get(n, 0.0)) for n in names],
-            name=_short(label, 40), orientation="h",
+            y=[short(n, 32) for n in names], x=[float(values.get(n, 0.0)) for n in names],
+            name=short(label, 40), orientation="h",
             marker_color="#9aa5b1" if j == 0 else _PALETTE[(j - 1) % len(_PALETTE)],
             hovertemplate=f"{html.escape(label)}: %{{x:.2f}}<extra>%{{y}}</extra>"))
     fig.update_layout(barmode="group", bargap=0.25)
@@ -255,7 +254,7 @@ def value_bars(values: Mapping[str, float], *, title: str = "", axis_title: str 
         return empty_figure("Nothing to show.")
     fmt = "%{x:.0%}" if percent else "%{x:.2f}"
     fig = go.Figure(go.Bar(
-        y=[_short(k, 32) for k, _ in items], x=[float(v) for _, v in items], orientation="h",
+        y=[short(k, 32) for k, _ in items], x=[float(v) for _, v in items], orientation="h",
         marker_color=color, text=[f"{v:.0%}" if percent else f"{v:.2f}" for _, v in items],
         textposition="auto", hovertemplate=f"{fmt}<extra>%{{y}}</extra>"))
     _style_bars(fig, title, axis_title, height=110 + 30 * len(items))
@@ -282,13 +281,13 @@ def share_bars(shares: Mapping[str, Mapping[str, float]], *, title: str = "",
     fig = go.Figure()
     for a in accounts:
         fig.add_trace(go.Bar(
-            y=[_short(x, 32) for x in audiences],
+            y=[short(x, 32) for x in audiences],
             x=[float(shares[x].get(a, 0.0)) for x in audiences], name=a, orientation="h",
             marker={"color": colors[a], "line": {"width": 2 if a == highlight else 0,
                                                  "color": "#111"}},
             hovertemplate=f"{html.escape(a)}: %{{x:.0%}}<extra>%{{y}}</extra>"))
     rest = [max(0.0, 1.0 - sum(float(v) for v in shares[x].values())) for x in audiences]
-    fig.add_trace(go.Bar(y=[_short(x, 32) for x in audiences], x=rest, name="everyone else",
+    fig.add_trace(go.Bar(y=[short(x, 32) for x in audiences], x=rest, name="everyone else",
                          orientation="h", marker_color="#eeeeee",
                          hovertemplate="everyone else: %{x:.0%}<extra>%{y}</extra>"))
     fig.update_layout(barmode="stack", bargap=0.3)
@@ -313,11 +312,12 @@ def empty_figure(message: str) -> go.Figure:
     fig = go.Figure()
     fig.update_layout(template="plotly_white", height=260, xaxis={"visible": False},
                       yaxis={"visible": False}, margin={"l": 10, "r": 10, "t": 10, "b": 10})
-    _add_note(fig, message)
+    add_note(fig, message)
     return fig
 
 
-def _add_note(fig: go.Figure, message: str) -> None:
+def add_note(fig: go.Figure, message: str) -> None:
+    """Write ``message`` in the middle of a figure."""
     fig.add_annotation(text=html.escape(message), xref="paper", yref="paper", x=0.5, y=0.5,
                        showarrow=False, font={"size": 15, "color": "#555"})
 
@@ -359,6 +359,7 @@ def _wrap(text: str, width: int) -> list[str]:
     return lines
 
 
-def _short(text: str, n: int) -> str:
+def short(text: str, n: int) -> str:
+    """``text`` on one line, cut to ``n`` characters with an ellipsis."""
     text = " ".join(str(text).split())
     return text if len(text) <= n else text[: n - 1].rstrip() + "…"

@@ -62,7 +62,7 @@ def test_map_figure_markers_moves_and_selection():
                            selected="c3")
     star = [t for t in fig.data if t.name == "Your clip"]
     assert star and star[0].marker.symbol == "star"
-    arrows = fig.layout.annotations
+    arrows = [a for a in fig.layout.annotations if a.showarrow]
     assert len(arrows) == 1 and (arrows[0].ax, arrows[0].ay, arrows[0].x, arrows[0].y) == \
         (0.1, 0.2, 0.8, 0.9)
     ring = [t for t in fig.data if t.name == "Selected clip"]
@@ -72,6 +72,8 @@ def test_map_figure_markers_moves_and_selection():
 def test_map_figure_says_when_nothing_matches():
     fig = plots.map_figure([])
     assert "No clips match" in fig.layout.annotations[0].text
+    labels = [a.text for a in plots.map_figure(_points(40)).layout.annotations]
+    assert sorted(labels) == ["group 0", "group 1", "group 2"]  # not "No clear audience"
 
 
 def test_map_figure_needs_one_group_per_point():
@@ -290,3 +292,41 @@ def test_whatif_view_moves_one_version_per_edit_and_all_together(views, small_in
                           checked=checked)
     with pytest.raises(ConfigError, match="Check a clip"):
         views.whatif_view(str(small_index), None, "", None, None, new_caption="x")
+
+
+# Thumbnails and media clips ------------------------------------------------------------------
+def test_thumbnails_of_real_media_are_small_cached_and_never_raise(data: Path, tmp_path: Path,
+                                                                   monkeypatch):
+    from PIL import Image
+
+    from interestmap.thumbnails import THUMB_SIDE, thumbnail
+
+    monkeypatch.setenv("INTERESTMAP_HOME", str(tmp_path))
+    photo = sorted((data / "scenes" / "sea").glob("*.jpg"))[0]
+    video = data / "video" / "bigbuckbunny.mp4"
+    sound = sorted((data / "esc50" / "audio").glob("*.flac"))[0]
+    for src in (photo, video, sound):
+        out = thumbnail(str(src))
+        assert out is not None and out.parent == tmp_path / "thumbs"
+        with Image.open(out) as im:
+            assert max(im.size) <= THUMB_SIDE and im.getextrema() != ((255, 255),) * 3
+        assert thumbnail([str(tmp_path / "missing.jpg"), str(src)]) == out  # cached
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"not a picture")
+    assert thumbnail(str(broken)) is None and thumbnail(None) is None
+
+
+@pytest.mark.slow
+def test_check_and_whatif_with_a_real_photo(views, small_index: Path, data: Path):
+    sea = sorted((data / "scenes" / "sea").glob("*.jpg"))[0]
+    forest = sorted((data / "scenes" / "forest").glob("*.jpg"))[0]
+    cap = "Golden hour at the beach, waves and sea breeze #travel"
+    v = views.check_clip_view(str(small_index), [str(sea)], cap, None, None)
+    assert "visuals" in {t.name for t in v.topics.data}
+    assert "| visuals |" in v.clarity_md
+    w = views.whatif_view(str(small_index), [str(sea)], cap, None, None,
+                          new_visuals=str(forest), checked=v.encoded)
+    (variant,) = w.report["variants"]
+    moved = variant["distance_by_block"]
+    assert moved["visual"] > 0 and moved["visual"] == max(moved.values())
+    assert "pictures from" in w.changes_md
