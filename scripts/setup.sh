@@ -22,7 +22,7 @@ NO_DEPS_PACKAGES=(aisfx==0.1.2 laion-clap==1.1.7)
 CORE_APT=(ffmpeg tesseract-ocr tesseract-ocr-eng tesseract-ocr-rus tesseract-ocr-ita
           tesseract-ocr-por tesseract-ocr-spa tesseract-ocr-deu tesseract-ocr-fra)
 # Used to build spoken demo clips (tests, demo index); the app runs without them.
-MEDIA_TOOLS_APT=(espeak-ng sox)
+MEDIA_TOOLS_APT=(espeak-ng sox fonts-dejavu-core)
 # Browser tests of the app.
 BROWSER_APT=(chromium chromium-driver)
 
