@@ -1,0 +1,148 @@
+"""Zero-shot scoring of declared topics: topic vectors, calibration, per-block and fused."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from interestmap.errors import ConfigError
+from interestmap.topics import (
+    CALIBRATIONS,
+    Topic,
+    TopicSpace,
+    fit_temperature,
+    load_topics,
+    log_softmax,
+    topic_prompt,
+    visual_phrases,
+    xtopic_label,
+)
+
+PLAUSIBLE = {  # atlas topics a scene photo plausibly belongs to
+    "sea": {"travel", "nature-outdoors"},
+    "forest": {"nature-outdoors"},
+    "mountain": {"nature-outdoors", "travel"},
+}
+
+
+@pytest.fixture(scope="module")
+def space() -> TopicSpace:
+    from interestmap.encoders.registry import get_text_encoder
+
+    return TopicSpace(load_topics(), get_text_encoder("use-m3"))
+
+
+def _xtopic(data: Path, lang: str, split: str) -> tuple[list[str], list[set[str]]]:
+    rows = [json.loads(line) for line in
+            (data / "xtopic" / lang / f"{lang}_{split}.jsonl").read_text().splitlines()]
+    return [r["text"] for r in rows], [{xtopic_label(t) for t in r["topics"]} for r in rows]
+
+
+# --- no model needed ----------------------------------------------------------------------
+
+def test_prompts_and_visual_phrases():
+    t = Topic(id="x", name="Street food", description="Food sold on the street.",
+              visuals=["food truck", "grill"])
+    assert topic_prompt(t) == "Street food. Food sold on the street."
+    assert topic_prompt(Topic(id="y", name="Vinyl", description="Vinyl")) == "Vinyl"
+    assert visual_phrases(t) == ["a photo of a food truck", "a photo of a grill"]
+    # no visuals: the name and description, phrased like an image label
+    assert visual_phrases(Topic(id="y", name="Vinyl", description="Record collecting.")) == \
+        ["a photo of a Vinyl: Record collecting."]
+
+
+def test_fit_temperature_recovers_the_temperature_that_made_the_labels():
+    rng = np.random.default_rng(0)
+    cos = rng.uniform(-0.1, 0.6, size=(4000, 12))
+    p = np.exp(log_softmax(cos / 0.05))
+    gold = np.zeros_like(cos, dtype=bool)
+    gold[np.arange(len(cos)), [rng.choice(12, p=row) for row in p]] = True
+    assert fit_temperature(cos, gold) == pytest.approx(0.05, rel=0.1)
+    with pytest.raises(ConfigError, match="no item has a right topic"):
+        fit_temperature(cos[:3], np.zeros((3, 12), dtype=bool))
+
+
+def test_empty_topics_and_wrong_stored_vectors_are_refused():
+    class Enc:
+        class info:  # noqa: N801 - mimics EncoderInfo
+            dim = 4
+
+    with pytest.raises(ConfigError, match="no declared topics"):
+        TopicSpace([], Enc())
+    with pytest.raises(ConfigError, match="do not fit"):
+        TopicSpace([Topic(id="a", name="A")], Enc(), text_vectors=np.ones((2, 4)))
+
+
+# --- real model, real posts -----------------------------------------------------------------
+
+@pytest.mark.slow
+def test_shipped_text_temperature_refits_on_real_posts(space, data):
+    """CALIBRATIONS['use-m3'] is what fit_temperature gives on X-Topic en_train."""
+    texts, labels = _xtopic(data, "en", "train")
+    cos = space.cosines("caption", space.text_encoder.encode(texts))
+    gold = np.array([[bool(set(t.xtopic) & lab) for t in space.topics] for lab in labels])
+    assert fit_temperature(cos, gold) == pytest.approx(CALIBRATIONS["use-m3"].text, rel=0.1)
+
+
+@pytest.mark.slow
+def test_zero_shot_finds_the_topic_of_real_posts_in_three_languages(space, data):
+    chance = {}
+    for lang in ("en", "es", "ja"):
+        texts, labels = _xtopic(data, lang, "test")
+        texts, labels = texts[:150], labels[:150]
+        p = space.proba_texts(texts)
+        assert np.allclose(p.sum(axis=1), 1.0, atol=1e-6)
+        top = p.argmax(axis=1)
+        acc = np.mean([bool(set(space.topics[i].xtopic) & lab) for i, lab in zip(top, labels, strict=True)])
+        # a random atlas topic is right for about 1 post in 8 (multi-label posts)
+        rnd = np.mean([np.mean([bool(set(t.xtopic) & lab) for t in space.topics])
+                       for lab in labels])
+        chance[lang] = (round(float(acc), 3), round(float(rnd), 3))
+        assert acc > 3 * rnd, chance
+        assert acc > 0.4, chance
+
+
+@pytest.mark.slow
+def test_block_scores_fuse_as_the_weighted_mean_of_block_probabilities(space):
+    te = space.text_encoder
+    cap, speech = te.encode(["What a goal in the derby! #football #PremierLeague",
+                             "How to grow your small business and increase your sales"])
+    weights = {"caption": 0.26, "speech": 0.16, "ocr": 0.10, "language": 0.12}
+    s = space.score({"caption": cap, "speech": speech, "ocr": None, "language": np.ones(3)},
+                    weights)
+    assert set(s.block_weights) == {"caption", "speech"}  # ocr missing, language not a topic
+    assert s.block_weights["caption"] == pytest.approx(0.26 / 0.42)
+    expected = (0.26 * s.block_probabilities["caption"] + 0.16 * s.block_probabilities["speech"])
+    assert np.allclose(s.probabilities, expected / 0.42, atol=1e-9)
+    assert s.block_top("caption")[0].id == "football"
+    assert s.block_top("speech")[0].id == "business-finance"
+    assert s.top.id == "football"  # the caption weighs more
+    att = s.attribution()
+    assert att["caption"] == pytest.approx(s.block_weights["caption"] *
+                                           s.block_cosines["caption"][s.top_index], abs=1e-4)
+    # nothing to score: uniform, no top topic
+    empty = space.score({"caption": None}, weights)
+    assert empty.top is None and empty.ranking() == []
+
+
+@pytest.mark.slow
+def test_visual_semantics_of_real_photos_lands_on_plausible_topics(space, data):
+    from PIL import Image
+
+    from interestmap.encoders.registry import get_image_encoder
+    from interestmap.encoders.semantics import VisualSemantics
+
+    vs = VisualSemantics(get_image_encoder("efficientnet-lite0"), space.text_encoder)
+    hits, total = 0, 0
+    for scene, ok in PLAUSIBLE.items():
+        files = sorted((data / "scenes" / scene).glob("*.jpg"))[40:48]
+        vecs = vs.encode([np.asarray(Image.open(f).convert("RGB")) for f in files])
+        top = space.proba("visual_semantics", vecs).argmax(axis=1)
+        hits += sum(space.topics[i].id in ok for i in top)
+        total += len(files)
+    assert hits / total >= 0.6, f"{hits}/{total}"
+    # the text topic vectors would not do: "a photo of ..." lands on Photography
+    assert space.vectors_for("visual_semantics") is not space.text_vectors
