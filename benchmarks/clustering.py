@@ -10,7 +10,7 @@ Labels: X-Topic tweets have 1-5 topics; "Diaries & Daily Life" tags over half of
 of points whose topics include their audience's most common topic), next to
 ``purity_baseline`` (the same for one audience holding everything).
 
-    python benchmarks/clustering.py                 # USE-m3, ~4 min on 2 cores
+    python benchmarks/clustering.py                 # USE-m3, ~5-10 min on 2 cores
     python benchmarks/clustering.py --encoder e5    # multilingual-e5-small (slow to embed)
     python benchmarks/clustering.py --large         # also time 10k / 20k points
 """

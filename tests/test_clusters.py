@@ -163,6 +163,8 @@ def test_unfitted_clusterer_refuses_to_predict():
     for method in ("predict", "predict_proba", "predict_with_confidence"):
         with pytest.raises(ConfigError, match="not fitted"):
             getattr(AudienceClusterer(), method)(X)
+    with pytest.raises(AttributeError, match="fit"):
+        _ = AudienceClusterer().membership_
 
 
 @pytest.mark.parametrize(("params", "name"), [
