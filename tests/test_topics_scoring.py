@@ -146,3 +146,39 @@ def test_visual_semantics_of_real_photos_lands_on_plausible_topics(space, data):
     assert hits / total >= 0.6, f"{hits}/{total}"
     # the text topic vectors would not do: "a photo of ..." lands on Photography
     assert space.vectors_for("visual_semantics") is not space.text_vectors
+
+
+def test_an_audio_encoder_with_a_text_side_scores_the_sound_against_topic_sounds(space):
+    """Plumbing only (CLAP weights cannot be had offline): a stand-in audio model whose
+    text side counts sound words checks that topic ``sounds`` reach the audio block."""
+    from interestmap.encoders.base import AudioEncoder, EncoderInfo, l2_normalize
+    from interestmap.topics import CLIP_TEMPERATURE
+
+    words = ("crowd", "whistle", "sizzling", "barking", "guitar", "keyboard", "rain", "engine")
+
+    class WordAudio(AudioEncoder):
+        @property
+        def info(self) -> EncoderInfo:
+            return EncoderInfo("word-audio", "test", len(words), "audio")
+
+        def encode(self, items, *, batch_size=8, show_progress=False):
+            return np.zeros((len(items), len(words)), dtype=np.float32)
+
+        @property
+        def has_text_side(self) -> bool:
+            return True
+
+        def encode_text(self, texts):
+            return l2_normalize(np.array([[t.lower().count(w) + 0.01 for w in words]
+                                          for t in texts], dtype=np.float32))
+
+    audio_space = TopicSpace(space.topics, space.text_encoder, audio_encoder=WordAudio())
+    assert audio_space.scorable("audio") and not space.scorable("audio")
+    assert not audio_space.scorable("visual") and not audio_space.scorable("language")
+    assert audio_space.temperature("audio") == CLIP_TEMPERATURE
+    stadium = WordAudio().encode_text(["crowd cheering and a referee whistle"])[0]
+    s = audio_space.score({"audio": stadium}, {"audio": 0.06})
+    assert list(s.block_weights) == ["audio"]
+    assert s.top.id in ("football", "sports")
+    with pytest.raises(ConfigError, match="cannot be scored"):
+        space.vectors_for("audio")
