@@ -4,6 +4,7 @@ classifier trained on English posts scores other languages. Prints one JSON obje
     python benchmarks/classify_throughput.py                  # 10,000 lines
     python benchmarks/classify_throughput.py --lines 50000 --batch-sizes 64,256,1024
     python benchmarks/classify_throughput.py --xtopic         # + cross-language macro-F1
+    python benchmarks/classify_throughput.py --lines 0 --xtopic   # macro-F1 only
 
 Inputs are real posts: the X-Topic test tweets (en, es, ja; ``$INTERESTMAP_DATA``,
 default ``../shared/data``), cycled to the requested number of lines.
@@ -166,9 +167,10 @@ def main() -> None:
     lines = input_lines(args.lines)
     sizes = [int(x) for x in args.batch_sizes.split(",") if x.strip()]
     result = {"machine": {"cpus": os.cpu_count(), "load_1min": round(os.getloadavg()[0], 2),
-                          "OPENBLAS_NUM_THREADS": os.environ.get("OPENBLAS_NUM_THREADS")},
-              "in_process": in_process(lines, sizes)}
-    if not args.no_cli:
+                          "OPENBLAS_NUM_THREADS": os.environ.get("OPENBLAS_NUM_THREADS")}}
+    if lines:
+        result["in_process"] = in_process(lines, sizes)
+    if lines and not args.no_cli:
         result["cli"] = cli(lines, 256)
     if args.xtopic:
         result["xtopic"] = xtopic()

@@ -171,7 +171,9 @@ class TopicClassifier:
     None) or an ``(n, d)`` array of vectors from that encoder; ``y`` a label or a list of
     labels per post (a post with k labels counts 1/k for each). ``C`` and ``blend`` are
     chosen by 5-fold cross-validation (macro-F1) when left as None; ``blend`` needs the
-    zero-shot scorer passed to :meth:`fit`. Learned state ends in ``_``.
+    zero-shot scorer passed to :meth:`fit`. A softmax temperature fitted on the
+    out-of-fold predictions (``temperature_``) calibrates the probabilities. Learned
+    state ends in ``_``.
     """
 
     def __init__(self, C: float | None = None, blend: float | None = None,  # noqa: N803
@@ -247,16 +249,42 @@ class TopicClassifier:
             zs = zero_shot.proba("caption", vecs)
             zs = zs[:, cols] / np.maximum(zs[:, cols].sum(axis=1, keepdims=True), 1e-12)
         self.cv_scores_: dict[str, float] = {}
-        self.C_ = self.C if self.C is not None else self._choose_c(vecs, labels, gold)
+        folds = self._folds(len(labels))
+        oof = held = None
+        if self.C is not None:
+            self.C_ = float(self.C)
+            if folds is not None:
+                oof, held = self._oof_proba(vecs, labels, self.C_, folds)
+        elif folds is not None:
+            self.C_, oof, held = self._choose_c(vecs, labels, gold, folds)
+        else:
+            self.C_ = DEFAULT_C
+        # Logistic regression at the C that ranks topics best is often far too flat (all
+        # topics near 1/k at C=0.3); one temperature fitted on the out-of-fold
+        # predictions makes its probabilities honest.
+        self.temperature_ = 1.0
+        if oof is not None:
+            from .topics import fit_temperature
+
+            self.temperature_ = fit_temperature(np.log(np.maximum(oof, 1e-12)),
+                                                gold[held].astype(bool))
+            oof = self._calibrate(oof)
         if self.blend is not None:
             self.blend_ = float(self.blend)
-        elif zs is not None:
-            self.blend_ = self._choose_blend(vecs, labels, gold, zs)
+        elif zs is not None and oof is not None:
+            self.blend_ = self._choose_blend(oof, held, gold, zs)
         else:
             self.blend_ = DEFAULT_BLEND
         self.model_ = self._fit_lr(vecs, labels, self.C_)
         self.n_posts_ = len(labels)
         return self
+
+    def _calibrate(self, proba: np.ndarray) -> np.ndarray:
+        from .topics import softmax
+
+        if getattr(self, "temperature_", 1.0) == 1.0:
+            return proba
+        return softmax(np.log(np.maximum(proba, 1e-12)) / self.temperature_)
 
     def _fit_lr(self, vecs: np.ndarray, labels: Sequence[Sequence[str]], c: float) -> Any:
         from sklearn.linear_model import LogisticRegression
@@ -298,29 +326,25 @@ class TopicClassifier:
             pos += len(test)
         return out, held
 
-    def _choose_c(self, vecs: np.ndarray, labels: Sequence[Sequence[str]],
-                  gold: np.ndarray) -> float:
-        folds = self._folds(len(labels))
-        if folds is None:
-            return DEFAULT_C
-        best, best_c = -1.0, DEFAULT_C
+    def _choose_c(self, vecs: np.ndarray, labels: Sequence[Sequence[str]], gold: np.ndarray,
+                  folds: list[tuple[np.ndarray, np.ndarray]]
+                  ) -> tuple[float, np.ndarray, np.ndarray]:
+        """The C of :data:`C_GRID` with the best out-of-fold macro-F1, and its predictions."""
+        best = (-1.0, DEFAULT_C, None, None)
         for c in C_GRID:
             proba, held = self._oof_proba(vecs, labels, c, folds)
             score = _top1_macro_f1(proba, gold[held])
             self.cv_scores_[f"C={c:g}"] = round(score, 4)
-            if score > best + 1e-9:
-                best, best_c = score, c
-        return best_c
+            if score > best[0] + 1e-9:
+                best = (score, c, proba, held)
+        return best[1], best[2], best[3]
 
-    def _choose_blend(self, vecs: np.ndarray, labels: Sequence[Sequence[str]],
-                      gold: np.ndarray, zs: np.ndarray) -> float:
-        folds = self._folds(len(labels))
-        if folds is None:
-            return DEFAULT_BLEND
-        proba, held = self._oof_proba(vecs, labels, self.C_, folds)
+    def _choose_blend(self, oof: np.ndarray, held: np.ndarray, gold: np.ndarray,
+                      zs: np.ndarray) -> float:
+        """The classifier share of :data:`BLEND_GRID` with the best out-of-fold macro-F1."""
         best, best_a = -1.0, DEFAULT_BLEND
         for a in BLEND_GRID:
-            score = _top1_macro_f1((1 - a) * zs[held] + a * proba, gold[held])
+            score = _top1_macro_f1((1 - a) * zs[held] + a * oof, gold[held])
             self.cv_scores_[f"blend={a:g}"] = round(score, 4)
             if score > best + 1e-9:
                 best, best_a = score, a
@@ -341,7 +365,7 @@ class TopicClassifier:
         cols = [list(self.classes_).index(k) for k in self.model_.classes_]
         out = np.zeros((len(vecs), len(self.classes_)))
         out[:, cols] = p
-        return out
+        return self._calibrate(out)
 
     def predict(self, X: Sequence[str] | np.ndarray) -> np.ndarray:  # noqa: N803
         """The likeliest label of each post."""
@@ -412,6 +436,7 @@ class TopicClassifier:
         """What was learned: classes, chosen C and blend, cross-validation scores."""
         self._check_fitted()
         return {"classes": [str(c) for c in self.classes_], "C": self.C_, "blend": self.blend_,
+                "temperature": round(getattr(self, "temperature_", 1.0), 4),
                 "posts": self.n_posts_, "encoder": self.encoder_info_,
                 "cv_macro_f1": self.cv_scores_}
 

@@ -379,7 +379,7 @@ def cmd_classify(args: argparse.Namespace) -> int:
         stats = classify_stream(stream, sys.stdout, space, classifier, mode=args.mode,
                                 blend=args.blend, batch_size=args.batch_size, top=args.top,
                                 as_json=args.json, strict=args.strict, warn=_warn)
-    if not args.quiet:
+    if not args.quiet and (stats.classified or stats.skipped or posts is None):
         rate = stats.classified / max(stats.seconds, 1e-9)
         print(f"interestmap: classified {stats.classified} texts in {stats.seconds:.1f} s "
               f"({rate:.1f}/s)" + (f"; skipped {stats.skipped} malformed lines"
