@@ -263,7 +263,9 @@ def analyze_encoded(encoded: EncodedClip, index: Any = None, *,
 
     index = resolve_index(index)
     space = topic_space(index, topics)
-    clf = index_classifier(index, classifier)
+    # the index's saved classifier knows the index's topics, not a replacement list
+    clf = index_classifier(index, None if topics is not None and classifier == "auto"
+                           else classifier)
     weights = index.layout.weights
     scores = space.score(encoded.blocks, weights, clf)
     if np.any(encoded.fused):

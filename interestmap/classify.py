@@ -386,9 +386,10 @@ class TopicClassifier:
                    topic_ids: Sequence[str], blend: float | None = None) -> np.ndarray:
         """``(1 - blend) * zero_shot + blend * classifier`` over ``topic_ids``."""
         a = self.blend_ if blend is None else float(blend)
-        if a <= 0:
-            return zero_shot
-        return (1 - a) * np.asarray(zero_shot) + a * self.proba_over(vectors, topic_ids)
+        if a <= 0 or not set(topic_ids) & {str(c) for c in self.classes_}:
+            return zero_shot  # the classifier knows none of these topics
+        out = (1 - a) * np.asarray(zero_shot) + a * self.proba_over(vectors, topic_ids)
+        return out / np.maximum(out.sum(axis=1, keepdims=True), 1e-12)
 
     # Saving ----------------------------------------------------------------------------
     def __getstate__(self) -> dict[str, Any]:
