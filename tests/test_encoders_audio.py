@@ -51,7 +51,9 @@ def test_aisfx_same_category_sounds_are_closer(aisfx, data):
     sims = vecs @ vecs.T
     same = labels[:, None] == labels[None, :]
     np.fill_diagonal(same, False)
-    assert sims[same].mean() > sims[labels[:, None] != labels[None, :]].mean() + 0.03
+    within, across = sims[same].mean(), sims[labels[:, None] != labels[None, :]].mean()
+    print(f"aisfx ESC-50 cosine: same category {within:.3f}, different {across:.3f}")
+    assert within > across + 0.03
     closer = 0
     for i in range(len(CATEGORIES)):
         mine = labels == i
@@ -141,7 +143,7 @@ def test_clap_plumbing_audio_and_text(tiny_clap):
     sr = tiny_clap.sample_rate
     assert sr == 48000
     clips = [0.1 * rng.standard_normal(3 * sr).astype(np.float32),    # short: repeat-padded
-             0.1 * rng.standard_normal(23 * sr).astype(np.float32),   # long: 3 windows
+             0.1 * rng.standard_normal(12 * sr).astype(np.float32),   # long: 2 windows
              0.1 * rng.standard_normal((2, sr)).astype(np.float32)]   # stereo
     vecs = tiny_clap.encode(clips)
     assert vecs.shape == (3, 512) and vecs.dtype == np.float32
