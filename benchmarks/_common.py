@@ -98,6 +98,14 @@ class Server:
                 self.stop()
                 raise RuntimeError(f"/healthz never answered: {log.read_text()[-1500:]}")
             time.sleep(0.3)
+        while True:  # models load in the background at start-up: measure after that
+            h = requests.get(f"{self.url}/healthz", timeout=30).json()
+            if h.get("models_ready") or h.get("warmup_error"):
+                break
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"models never loaded: {log.read_text()[-1500:]}")
+            time.sleep(0.5)
 
     def stop(self) -> None:
         """Stop the server (SIGTERM, then SIGKILL after 30 s)."""

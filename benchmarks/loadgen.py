@@ -37,11 +37,19 @@ def _is_loopback(host: str) -> bool:
 
 
 def run_load(url: str, bodies: list[bytes], clients: int, max_requests: int,
-             duration_s: float, k: int = 5) -> dict:
-    """Post ``bodies`` round-robin from ``clients`` threads; latency stats as a dict."""
+             duration_s: float, warmup: int = 0) -> dict:
+    """Post ``bodies`` round-robin from ``clients`` threads; latency stats as a dict.
+    ``warmup`` requests are sent first, one at a time, and not counted."""
     parsed = urllib.parse.urlsplit(url)
     if not _is_loopback(parsed.hostname or ""):
         raise SystemExit(f"loadgen: refusing to load {parsed.hostname}: loopback only")
+    if warmup:
+        conn = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=120)
+        for i in range(warmup):
+            conn.request("POST", "/v1/nearest-audience", body=bodies[i % len(bodies)],
+                         headers={"Content-Type": "application/json"})
+            conn.getresponse().read()
+        conn.close()
     lock = threading.Lock()
     issued = [0]
     latencies: list[list[float]] = [[] for _ in range(clients)]
@@ -112,11 +120,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--requests", type=int, default=500, help="most requests in all")
     p.add_argument("--duration", type=float, default=30.0, help="most seconds")
     p.add_argument("--k-clips", type=int, default=5)
+    p.add_argument("--warmup", type=int, default=5, help="uncounted requests sent first")
     a = p.parse_args(argv)
     if a.clients < 1 or a.requests < 1 or a.duration <= 0:
         p.error("--clients and --requests must be >= 1 and --duration > 0")
     bodies = vector_bodies(np.load(a.vectors), k_clips=a.k_clips)
-    print(json.dumps(run_load(a.url, bodies, a.clients, a.requests, a.duration)))
+    print(json.dumps(run_load(a.url, bodies, a.clients, a.requests, a.duration, a.warmup)))
     return 0
 
 
