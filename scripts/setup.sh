@@ -213,7 +213,7 @@ modules = [
 # interestmap._compat has run, so these are imported through it, or just found without it.
 needs_compat = ["torchvision", "open_clip", "sentence_transformers"]
 if importlib.util.find_spec("interestmap._compat"):
-    importlib.import_module("interestmap._compat")
+    importlib.import_module("interestmap._compat").ensure_torchvision()
     modules += needs_compat
     found_only = ["laion_clap"]
 else:
