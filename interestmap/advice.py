@@ -177,7 +177,7 @@ def _opening(encoded: EncodedClip, top: Topic, scores: TopicScores,
              space: TopicSpace | None) -> list[Advice]:
     s = encoded.signals
     segs = [(float(a), float(b), str(t)) for a, b, t in s.speech_segments if str(t).strip()]
-    if encoded.media_kind not in ("video", "audio") or not segs:
+    if encoded.media_kind not in ("video", "audio") or not segs or not talks(encoded):
         return []
     first = min(a for a, _, _ in segs)
     if first > OPENING_S:
@@ -186,7 +186,7 @@ def _opening(encoded: EncodedClip, top: Topic, scores: TopicScores,
                        f"{OPENING_S:.0f} seconds. Open by saying {top.name}.",
                        {"first_words_s": round(first, 2)})]
     opening = " ".join(t for a, _, t in segs if a < OPENING_S).strip()
-    if space is None or sum(ch.isalpha() for ch in opening) < 3:
+    if space is None or len(re.findall(r"\w+", opening)) < 3:
         return []
     p = space.proba_texts([opening])[0]
     top_i = scores.top_index
@@ -214,11 +214,21 @@ def readable_share(text: str) -> float:
     return good / len(tokens)
 
 
+def talks(encoded: EncodedClip) -> bool:
+    """Whether the clip has real speech: a transcript of 3+ words, or (without a
+    transcript, e.g. ASR off) at least :data:`MIN_SPEECH_SHARE` of speech-like sound."""
+    s = encoded.signals
+    words = len(re.findall(r"\w+", s.transcript or ""))
+    if words >= 3:
+        return True
+    return not (s.transcript or "").strip() and (s.speech_share or 0) >= MIN_SPEECH_SHARE
+
+
 def _subtitles(encoded: EncodedClip) -> list[Advice]:
     s = encoded.signals
     if encoded.media_kind != "video":
         return []
-    speaks = _has(encoded, "speech") or (s.speech_share or 0) >= MIN_SPEECH_SHARE
+    speaks = talks(encoded)
     if s.ocr_text.strip():
         share = readable_share(s.ocr_text)
         if share < READABLE_SHARE or not _has(encoded, "ocr"):
@@ -236,7 +246,7 @@ def _subtitles(encoded: EncodedClip) -> list[Advice]:
                        "people watch with the sound off, and subtitles give the platform a "
                        "second text signal of the topic.",
                        {"speech_share": share, "ocr_text": ""})]
-    if not speaks and not _has(encoded, "speech") and encoded.signals.loudness_dbfs is not None:
+    if not speaks and encoded.signals.loudness_dbfs is not None:
         return [Advice("no_words", 0.4, "Say or write what the clip is about",
                        "Nothing is said and there is no on-screen text: only the caption and "
                        "the picture tell the platform the topic. A voice-over or a title "

@@ -14,6 +14,7 @@ The app, the API and ``interestmap analyze`` all call :func:`analyze`; what-if
 
 from __future__ import annotations
 
+import re
 import threading
 import weakref
 from collections.abc import Sequence
@@ -267,7 +268,7 @@ def analyze_encoded(encoded: EncodedClip, index: Any = None, *,
     clf = index_classifier(index, None if topics is not None and classifier == "auto"
                            else classifier)
     weights = index.layout.weights
-    scores = space.score(encoded.blocks, weights, clf)
+    scores = space.score(topic_blocks(encoded), weights, clf)
     if np.any(encoded.fused):
         near = index.nearest(encoded.fused, k=k, k_clips=k_clips)
     else:
@@ -278,6 +279,22 @@ def analyze_encoded(encoded: EncodedClip, index: Any = None, *,
     return ClipAnalysis(encoded=encoded, topics=scores, audiences=near, clarity=clarity,
                         agreement=agreement, advice=advice, index=str(getattr(index, "dir", "")),
                         encoded_layout=index.layout)
+
+
+MIN_TOPIC_WORDS: dict[str, int] = {"speech": 3, "ocr": 2}
+"""Fewer words than this and a transcript or on-screen text says nothing about a topic
+("Hmm", "Oh yeah", a stray OCR token): the block stays in the fused vector but is not
+read for declared topics. (Big Buck Bunny's "Hmm" was read as Comedy & memes.)"""
+
+
+def topic_blocks(encoded: EncodedClip) -> dict[str, Any]:
+    """The clip's blocks as read for declared topics (see :data:`MIN_TOPIC_WORDS`)."""
+    texts = {"speech": encoded.signals.transcript, "ocr": encoded.signals.ocr_text}
+    out = dict(encoded.blocks)
+    for b, n in MIN_TOPIC_WORDS.items():
+        if out.get(b) is not None and len(re.findall(r"\w+", texts[b] or "")) < n:
+            out[b] = None
+    return out
 
 
 def modality_agreement(encoded: EncodedClip, scores: TopicScores, near: dict[str, Any],

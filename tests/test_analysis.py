@@ -195,3 +195,20 @@ def test_cli_analyze(capsys):
     assert rc == 0 and text.startswith("Clarity ") and "Football" in text
     assert main(["analyze"]) == 2
     assert "nothing to encode" in capsys.readouterr().err
+
+
+def test_a_one_word_transcript_is_not_read_for_topics(coherent, index):
+    from interestmap.advice import talks
+    from interestmap.analysis import topic_blocks
+
+    e = copy.deepcopy(coherent.encoded)
+    assert talks(e) and topic_blocks(e)["speech"] is not None
+    e.signals.transcript = "Hmm"  # what Whisper hears in Big Buck Bunny
+    e.signals.speech_segments = [(0.4, 1.0, "Hmm")]
+    assert not talks(e) and topic_blocks(e)["speech"] is None
+    a = analyze_encoded(e, index)
+    assert "speech" not in a.topics.block_weights
+    assert e.blocks["speech"] is not None  # still part of the fused vector
+    ids = [x.id for x in a.advice]
+    assert "no_subtitles" not in ids and "topic_not_in_opening" not in ids
+    assert "no_words" in ids
