@@ -32,6 +32,7 @@ import numpy as np
 from .clip import Clip, EncodedClip, GeoPoint, Signals
 from .errors import EncoderMismatchError, IndexError_, MediaError
 from .fusion import BLOCKS, Fuser, FusionLayout
+from .store import to_jsonable
 
 CACHE_FORMAT = 1
 """Version of the entry format; entries of another version are treated as absent."""
@@ -233,7 +234,7 @@ def _encode(e: EncodedClip) -> tuple[str, bytes]:
         "notes": list(e.notes),
         "timings_s": dict(e.timings_s),
     }
-    return json.dumps(meta, ensure_ascii=False, default=_json_default), buf.getvalue()
+    return json.dumps(to_jsonable(meta), ensure_ascii=False), buf.getvalue()
 
 
 def _decode(meta_text: str, blob: bytes, clip: Clip | None,
@@ -269,13 +270,3 @@ def _signals(d: Mapping[str, Any] | None) -> Signals:
     if "speech_segments" in kw:
         kw["speech_segments"] = [tuple(s) for s in kw["speech_segments"]]
     return Signals(**kw)
-
-
-def _json_default(o: Any) -> Any:
-    if isinstance(o, np.generic):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    if isinstance(o, Path):
-        return str(o)
-    raise TypeError(f"not JSON serialisable: {type(o).__name__}")

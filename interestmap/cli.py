@@ -40,20 +40,10 @@ def clip_from_args(args: argparse.Namespace) -> Any:
 
 
 def _print_json(obj: Any) -> None:
-    json.dump(obj, sys.stdout, ensure_ascii=False, indent=None, default=_json_default)
+    from .store import to_jsonable
+
+    json.dump(to_jsonable(obj), sys.stdout, ensure_ascii=False, indent=None)
     sys.stdout.write("\n")
-
-
-def _json_default(o: Any) -> Any:
-    import numpy as np
-
-    if isinstance(o, np.generic):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    if isinstance(o, Path):
-        return str(o)
-    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
 
 
 # Commands -----------------------------------------------------------------------------
