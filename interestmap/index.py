@@ -119,7 +119,7 @@ def build_index(
     returned report and skipped; an interrupted build resumes from the encode cache.
     """
     from .corpus import read_corpus
-    from .topics import load_topics
+    from .topics import embed_topics, load_topics
 
     if audiences not in ("clusters", "labels"):
         raise ConfigError("audiences must be 'clusters' or 'labels'")
@@ -278,18 +278,6 @@ def encoder_config(encoder: ClipEncoder) -> dict[str, Any]:
     return {"text": infos["caption"].name, "image": infos["visual"].name,
             "audio": infos["audio"].name, "weights": dict(encoder.layout.weights),
             **encoder_options(encoder)}
-
-
-def embed_topics(topics: Sequence[Any], text_encoder: Any) -> np.ndarray:
-    """``(n_topics, d)`` unit vectors: each topic's name and description, and the mean
-    of its example captions, averaged."""
-    desc = text_encoder.encode([f"{t.name}. {t.description}".strip() for t in topics])
-    out = desc.copy()
-    for i, t in enumerate(topics):
-        if t.examples:
-            ex = text_encoder.encode(list(t.examples)).mean(axis=0)
-            out[i] = l2_normalize(l2_normalize(desc[i]) + l2_normalize(ex))
-    return l2_normalize(out)
 
 
 def _find_audiences(encoded: list[EncodedClip], view: np.ndarray, has_view: np.ndarray,
