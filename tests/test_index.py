@@ -16,6 +16,7 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -76,7 +77,13 @@ def big_build(data: Path, tmp_path_factory: pytest.TempPathFactory):
     rows = [r for lang in LANGS for r in _tweets(data, lang, 400)]
     rows += _media_rows(data, n_scenes=5, n_sounds=3)
     manifest = _write_manifest(tmp / "corpus.jsonl", rows)
-    report = build_index(manifest, tmp / "index")
+    # Built in a fresh process, as `interestmap index build` would: audiences found by
+    # UMAP + HDBSCAN can shift with process state left by earlier tests (thread pools).
+    code = ("import json; from interestmap.index import build_index; "
+            f"print(json.dumps(build_index({str(manifest)!r}, {str(tmp / 'index')!r}).as_dict()))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=1800, check=True)
+    report = SimpleNamespace(**json.loads(out.stdout.strip().splitlines()[-1]))
     idx = InterestIndex.open(tmp / "index")
     yield report, idx, rows
     idx.close()
