@@ -26,6 +26,15 @@ def data_dir() -> Path:
     return Path(os.environ.get("INTERESTMAP_DATA", REPO.parent / "shared" / "data")).resolve()
 
 
+def xtopic_data_dir() -> Path:
+    """:func:`data_dir`, or exit with a clear message when X-Topic is not under it."""
+    p = data_dir()
+    if not (p / "xtopic").is_dir():
+        sys.exit(f"X-Topic data not found under {p}: set INTERESTMAP_DATA to the shared data "
+                 "folder (see ../shared/data/README.md)")
+    return p
+
+
 def median(values: Sequence[float]) -> float:
     """Median of a non-empty sequence."""
     return float(statistics.median(values))

@@ -40,18 +40,13 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
-
-def data_dir() -> Path:
-    p = Path(os.environ.get("INTERESTMAP_DATA", ROOT.parent / "shared" / "data"))
-    if not (p / "xtopic").is_dir():
-        sys.exit(f"X-Topic data not found under {p}: set INTERESTMAP_DATA to the shared data "
-                 "folder (see ../shared/data/README.md)")
-    return p
+from _common import xtopic_data_dir  # noqa: E402
 
 
 def rows(lang: str, split: str) -> list[dict]:
-    path = data_dir() / "xtopic" / lang / f"{lang}_{split}.jsonl"
+    path = xtopic_data_dir() / "xtopic" / lang / f"{lang}_{split}.jsonl"
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 

@@ -20,27 +20,17 @@ from __future__ import annotations
 import argparse
 import collections
 import json
-import os
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
+from _common import XTOPIC_LANGS as LANGS
+from _common import data_dir, load_xtopic
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
 from interestmap.clusters import AudienceClusterer
 from interestmap.projection import MapProjector
-
-LANGS = ("en", "es", "gr", "ja")
-DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-
-
-def load_xtopic(data: Path) -> list[dict]:
-    rows = []
-    for lang in LANGS:
-        with open(data / "xtopic" / lang / f"{lang}_1000.jsonl", encoding="utf-8") as fh:
-            rows += [dict(json.loads(line), lang=lang) for line in fh]
-    return rows
 
 
 def embed(texts: list[str], encoder: str) -> np.ndarray:
@@ -231,7 +221,7 @@ def timing(X: np.ndarray, large: bool) -> dict:
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path,
-                    default=Path(os.environ.get("INTERESTMAP_DATA", DEFAULT_DATA)))
+                    default=data_dir())
     ap.add_argument("--encoder", choices=("use", "e5"), default="use")
     ap.add_argument("--large", action="store_true", help="also time 10k and 20k points")
     args = ap.parse_args(argv)

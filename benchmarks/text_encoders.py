@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -35,6 +34,9 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from _common import xtopic_data_dir  # noqa: E402
 
 LANGS = ("en", "es", "gr", "ja")
 TOPIC_COLUMNS = (
@@ -45,14 +47,6 @@ TOPIC_COLUMNS = (
     "sports", "travel_&_adventure", "youth_&_student_life",
 )
 TRANSLATIONS = ROOT / "tests" / "data" / "translations.jsonl"
-
-
-def data_dir() -> Path:
-    p = Path(os.environ.get("INTERESTMAP_DATA", ROOT.parent / "shared" / "data"))
-    if not (p / "xtopic").is_dir():
-        sys.exit(f"X-Topic data not found under {p}: set INTERESTMAP_DATA to the shared data "
-                 "folder (see ../shared/data/README.md)")
-    return p
 
 
 def topic_name(column: str) -> str:
@@ -164,7 +158,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--encoders", default="use-m3,e5-small,minilm-l6",
                     help="comma-separated encoder names (see interestmap.encoders.registry)")
     args = ap.parse_args(argv)
-    root = data_dir()
+    root = xtopic_data_dir()
     out = {"data": str(root), "results": {}}
     for name in args.encoders.split(","):
         print(f"benchmarking {name} ...", file=sys.stderr, flush=True)
