@@ -30,6 +30,13 @@ def _add_clip_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-asr", action="store_true", help="skip transcribing speech")
 
 
+def _add_index_options(p: argparse.ArgumentParser) -> None:
+    """--index and --qdrant-url: which index a command reads (default: the built-in one)."""
+    p.add_argument("--index", type=Path, default=None,
+                   help="index folder (default: the embedded default index)")
+    p.add_argument("--qdrant-url", default=None, help="Qdrant server of a remote index")
+
+
 def clip_from_args(args: argparse.Namespace) -> Any:
     from .clip import Clip
 
@@ -194,9 +201,7 @@ def _build_index_cmd(p: argparse.ArgumentParser) -> None:
     for name, help_ in (("info", "audiences, outliers and encoders of an index"),
                         ("clips", "one JSON line per clip: id, account, audience, x, y")):
         q = sub.add_parser(name, help=help_)
-        q.add_argument("--index", type=Path, default=None,
-                       help="index folder (default: the embedded default index)")
-        q.add_argument("--qdrant-url", default=None, help="Qdrant server of a remote index")
+        _add_index_options(q)
         q.add_argument("--json", action="store_true", help="print JSON")
 
 
@@ -224,9 +229,7 @@ def cmd_nearest(args: argparse.Namespace) -> int:
 @command("nearest", "the audiences and clips of an index nearest to one clip")
 def _build_nearest(p: argparse.ArgumentParser) -> None:
     _add_clip_options(p)
-    p.add_argument("--index", type=Path, default=None,
-                   help="index folder (default: the embedded default index)")
-    p.add_argument("--qdrant-url", default=None, help="Qdrant server of a remote index")
+    _add_index_options(p)
     p.add_argument("--k", type=int, default=5, help="how many audiences")
     p.add_argument("--k-clips", type=int, default=5, help="how many clips")
     p.add_argument("--json", action="store_true", help="print one JSON object")
@@ -246,9 +249,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def _build_serve(p: argparse.ArgumentParser) -> None:
     from .server import DEFAULT_HOST, DEFAULT_PORT
 
-    p.add_argument("--index", type=Path, default=None,
-                   help="index folder (default: the embedded default index)")
-    p.add_argument("--qdrant-url", default=None, help="Qdrant server of a remote index")
+    _add_index_options(p)
     p.add_argument("--host", default=DEFAULT_HOST,
                    help=f"address to listen on (default {DEFAULT_HOST}, this machine only); "
                         "any other address needs a token")
@@ -266,12 +267,6 @@ def _build_serve(p: argparse.ArgumentParser) -> None:
 
 
 # Declared topics, clip analysis, what-if and the audience mirror --------------------------
-def _add_index_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--index", type=Path, default=None,
-                   help="index folder (default: the embedded default index)")
-    p.add_argument("--qdrant-url", default=None, help="Qdrant server of a remote index")
-
-
 def _add_topic_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--topics", default=None,
                    help="declared topics file (YAML or text) instead of the index's topics")
