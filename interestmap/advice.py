@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from .clip import EncodedClip
+from .signals.language import language_name
 from .topics import Topic, TopicScores, TopicSpace
 
 OPENING_S = 3.0
@@ -36,19 +37,6 @@ MIN_SPEECH_SHARE = 0.2
 """A clip with at least this share of speech is a talking clip that needs subtitles."""
 READABLE_SHARE = 0.5
 """On-screen text with fewer well-formed words than this share reads as garbled."""
-
-LANGUAGE_NAMES: dict[str, str] = {
-    "ar": "Arabic", "de": "German", "el": "Greek", "en": "English", "es": "Spanish",
-    "fr": "French", "hi": "Hindi", "id": "Indonesian", "it": "Italian", "ja": "Japanese",
-    "ko": "Korean", "nl": "Dutch", "pl": "Polish", "pt": "Portuguese", "ru": "Russian",
-    "sv": "Swedish", "th": "Thai", "tr": "Turkish", "uk": "Ukrainian", "vi": "Vietnamese",
-    "zh": "Chinese",
-}
-
-
-def language_name(code: str | None) -> str:
-    """"es" -> "Spanish" (the code itself for languages not listed)."""
-    return LANGUAGE_NAMES.get((code or "").lower(), code or "unknown")
 
 
 @dataclass
