@@ -322,12 +322,13 @@ def _describe_audiences(encoded: list[EncodedClip], fused: np.ndarray, view: np.
         centroids.append(fuser.transform([blocks])[0])
         text_centroids.append(l2_normalize(view[m].mean(axis=0)))
     near = nearest_topics(np.stack(text_centroids), topic_vecs, [t.name for t in topics], k=3)
+    topic_ids = {t.name: t.id for t in topics}
     out = []
     for j, a in enumerate(ids):
         m = np.flatnonzero(labels == a)
         accounts = Counter(str(encoded[i].clip.account or "unknown") for i in m)
-        top = [{"id": topics[[t.name for t in topics].index(name)].id, "name": name,
-                "similarity": round(float(s), 4)} for name, s in near[j]]
+        top = [{"id": topic_ids[name], "name": name, "similarity": round(float(s), 4)}
+               for name, s in near[j]]
         order = m[np.argsort(-probs[m])]
         words = kw.get(a, [])
         out.append(Audience(
@@ -504,14 +505,13 @@ class InterestIndex:
             view = self.fuser.text_view(q)
             proba = (self.clusterer.predict_proba(view)[0] if np.any(view)
                      else np.zeros(len(auds)))
-            col = {int(a): j for j, a in enumerate(getattr(self.clusterer, "audience_ids_",
-                                                           range(len(auds))))}
             for j in np.argsort(-sims)[:k]:
                 a = auds[j]
                 result["audiences"].append({
                     "id": a.id, "label": a.label, "size": a.size,
                     "similarity": round(float(sims[j]), 4),
-                    "probability": round(float(proba[col[a.id]]) if a.id in col else 0.0, 4),
+                    # audience ids are the clusterer's columns, 0 .. k-1
+                    "probability": round(float(proba[a.id]) if a.id < len(proba) else 0.0, 4),
                     "attribution": {b: round(float(attr[j, i]), 4)
                                     for i, b in enumerate(BLOCKS)},
                     "top_topics": a.top_topics[:1],
