@@ -99,6 +99,24 @@ class BuildReport:
 
 
 # Building --------------------------------------------------------------------------------
+def _unique_ids(clips: list[Clip], problems: list[dict[str, str]]) -> list[Clip]:
+    """``clips`` with an id each (``clip-N`` where none was given); a clip whose id was
+    already used is reported in ``problems`` and skipped, as a corpus reader does."""
+    first: dict[str, int] = {}
+    out = []
+    for i, c in enumerate(clips):
+        c.id = c.id or f"clip-{i}"
+        cid = str(c.id)
+        if cid in first:
+            problems.append({"where": f"clip {i + 1}",
+                             "message": f"id {cid!r} was already used (clip {first[cid] + 1}); "
+                                        "ids must be unique"})
+            continue
+        first[cid] = i
+        out.append(c)
+    return out
+
+
 def build_index(
     source: str | Path | Sequence[Clip],
     index_dir: str | Path,
@@ -135,8 +153,7 @@ def build_index(
         source_desc = str(Path(source).resolve())
     else:
         clips, problems, source_desc = list(source), [], f"{len(source)} clips"
-    for i, c in enumerate(clips):
-        c.id = c.id or f"clip-{i}"
+    clips = _unique_ids(clips, problems)
     step("read", 1, 1)
     if not clips:
         raise InterestmapError("the corpus has no usable clips: see the problems above")
@@ -148,9 +165,11 @@ def build_index(
                                                       chunk_size)
     problems += enc_problems
     timings["encode"] = time.perf_counter() - t0
-    if len(encoded) < 2:
+    from .projection import MIN_MAP_CLIPS, MapProjector
+
+    if len(encoded) < MIN_MAP_CLIPS:
         raise InterestmapError(f"only {len(encoded)} clip(s) could be encoded; an index "
-                               "needs at least 2 (see the problems reported)")
+                               f"needs at least {MIN_MAP_CLIPS} (see the problems reported)")
 
     fuser = encoder.fuser
     fused = np.stack([e.fused for e in encoded])
@@ -170,8 +189,6 @@ def build_index(
 
     step("map", 0, 1)
     t0 = time.perf_counter()
-    from .projection import MapProjector
-
     projector = MapProjector(random_state=0).fit(view[has_view])
     xy = np.full((len(encoded), 2), np.nan, dtype=np.float32)
     xy[has_view] = projector.transform(view[has_view])

@@ -36,7 +36,8 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from .errors import ConfigError, IndexError_
 
 _FORMAT = "interestmap.MapProjector/1"
-_MIN_POINTS = 5
+MIN_MAP_CLIPS = 5  # the fewest points a map is drawn from
+_MIN_POINTS = MIN_MAP_CLIPS
 _KNN_CHUNK = 2048
 
 

@@ -23,7 +23,7 @@ def small_index(data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
                 if i >= XTOPIC_PER_LANG:
                     break
                 r = json.loads(line)
-                rows.append({"id": f"{lang}-{r['id']}", "account": ["alice", "bob", "cara"][
+                rows.append({"id": f"{lang}-{i}", "account": ["alice", "bob", "cara"][
                     (i + j) % 3], "caption": r["text"], "language": "el" if lang == "gr" else lang,
                     "published_at": f"2024-0{1 + i % 6}-15T12:00:00Z",
                     "labels": r["topics"][:1]})

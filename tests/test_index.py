@@ -21,6 +21,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from interestmap.clip import Clip
 from interestmap.errors import IndexError_
 from interestmap.index import InterestIndex, build_index
 
@@ -231,3 +232,21 @@ def test_killed_build_resumes_to_the_same_result(data: Path, tmp_path: Path) -> 
     report = build_index(m, target, chunk_size=8)
     assert report.n_cached >= n_done and report.n_encoded == len(rows) - report.n_cached
     assert _snapshot(target) == expected
+
+
+def test_clips_with_a_repeated_id_are_reported_and_skipped(tmp_path: Path) -> None:
+    clips = [Clip(caption=t, id=i, labels=[lab]) for i, t, lab in [
+        ("a", "Derby day: our striker scores twice #football", "sports"),
+        ("b", "Slow-cooked ragu, my grandmother's recipe", "food"),
+        ("a", "Same id again: this one must not replace the first", "food"),
+        ("c", "Penalty shoot-out drama in the cup final", "sports"),
+        ("d", "Five-minute tomato pasta for busy weeknights", "food"),
+        ("e", "Training ground drills before the derby", "sports"),
+    ]]
+    report = build_index(clips, tmp_path / "index", audiences="labels")
+    assert report.n_clips == 5
+    assert [p["where"] for p in report.problems] == ["clip 3"]
+    assert "'a' was already used (clip 1)" in report.problems[0]["message"]
+    with InterestIndex.open(tmp_path / "index") as idx:
+        assert {c["id"]: c["caption"][:5] for c in idx.clips_frame()} == \
+            {"a": "Derby", "b": "Slow-", "c": "Penal", "d": "Five-", "e": "Train"}
