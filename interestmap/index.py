@@ -544,11 +544,11 @@ class InterestIndex:
         """The ``k`` most similar clips: Qdrant finds candidates by the fused vector, then
         they are re-ranked by the exact block-wise similarity over shared blocks."""
         q = self._query_matrix(fused)[:1]
-        hits = self.store.search_clips(q[0], k=max(50, 5 * k), filters=filters)
+        hits = self.store.search_clips(q[0], k=max(50, 5 * k), filters=filters,
+                                       with_fused=True)
         if not hits:
             return []
-        ids = [str(h["payload"]["id"]) for h in hits]
-        cand, _ = self.store.get_clip_vectors(ids)
+        cand = np.stack([h["fused"] for h in hits])
         sims = self.fuser.similarity(q, cand)[0]
         out = []
         for j in np.argsort(-sims)[:k]:

@@ -17,9 +17,12 @@ collections, each name prefixed with ``prefix``:
 
 Embedded mode allows one client per folder: clients are shared per resolved path within
 a process (thread-safe), and a folder held by another process is refused with a clear
-message. Embedded Qdrant searches by brute force; it suits up to a few tens of thousands
-of clips, beyond that use a server (``url=``). Payload indexes are made on a server only
-(embedded mode has no use for them).
+message. Embedded Qdrant searches by brute force and re-normalises every stored vector
+on each query, so unfiltered clip searches in an embedded store use a matrix of every
+clip's unit fused vector kept in memory instead (read once, dropped on any write to the
+clips; it costs 4 bytes x fused dims per clip, e.g. 2 GB at 100k clips). Filtered searches
+go to Qdrant. Beyond ~100k clips use a server (``url=``). Payload indexes are made on a
+server only (embedded mode has no use for them).
 
 The index folder that holds a store, its manifest and atomic builds are in
 :mod:`interestmap.index_manifest`.
@@ -79,11 +82,22 @@ def point_id(kind: str, key: Any) -> str:
 
 # Shared embedded clients -------------------------------------------------------------
 @dataclass
+class _FusedRows:
+    """Every clip's fused vector as one matrix of unit rows, for exact search in memory."""
+
+    version: int
+    ids: list[str]
+    matrix: np.ndarray  # (n, total_dim) float32
+
+
+@dataclass
 class _Shared:
     client: Any
     lock: threading.RLock = field(default_factory=threading.RLock)
     refs: int = 0
     closed: bool = False
+    version: int = 0  # bumped by every write to the clips, so a stale matrix is never used
+    fused: _FusedRows | None = None
 
 
 _LOCAL: dict[Path, _Shared] = {}
@@ -237,6 +251,13 @@ class IndexStore:
         except Exception as e:
             raise self._plain_error(e) from e
 
+    def _clips_changed(self) -> None:
+        """Forget the in-memory matrix of fused vectors (embedded stores)."""
+        if self._shared is not None:
+            with self._lock:
+                self._shared.version += 1
+                self._shared.fused = None
+
     def _plain_error(self, e: Exception) -> IndexError_:
         text = " ".join(str(e).split())[:300]
         if self.url is not None and any(w in type(e).__name__ for w in
@@ -273,6 +294,7 @@ class IndexStore:
             name = self.name(coll)
             if self._do(self._client.collection_exists, name):
                 if recreate:
+                    self._clips_changed()
                     self._do(self._client.delete_collection, name)
                 else:
                     have = self._vector_dims(coll)
@@ -281,6 +303,7 @@ class IndexStore:
                             f"the index's '{coll}' collection holds vectors of other sizes "
                             f"({have}) than this encoder setup ({dims}): rebuild the index")
                     continue
+            self._clips_changed()
             self._do(self._client.create_collection, name,
                      vectors_config={n: params(d) for n, d in dims.items()})
             self._dims[coll] = dims
@@ -306,6 +329,7 @@ class IndexStore:
 
     def drop(self) -> None:
         """Delete this store's collections (a no-op for those that do not exist)."""
+        self._clips_changed()
         for coll in (CLIPS, AUDIENCES, TOPICS):
             if self._do(self._client.collection_exists, self.name(coll)):
                 self._do(self._client.delete_collection, self.name(coll))
@@ -364,9 +388,13 @@ class IndexStore:
             payload["blocks"] = present
             points.append(models.PointStruct(id=point_id("clip", cid), vector=vectors,
                                              payload=payload))
-        for start in range(0, n, max(1, batch_size)):
-            self._do(self._client.upsert, self.name(CLIPS), points=points[start:start + batch_size],
-                     wait=True)
+        self._clips_changed()
+        try:
+            for start in range(0, n, max(1, batch_size)):
+                self._do(self._client.upsert, self.name(CLIPS),
+                         points=points[start:start + batch_size], wait=True)
+        finally:
+            self._clips_changed()
         return n
 
     def set_payload(self, ids: Sequence[str],
@@ -404,12 +432,18 @@ class IndexStore:
 
         pids = [point_id("clip", str(i)) for i in ids]
         if pids:
-            self._do(self._client.delete, self.name(CLIPS),
-                     points_selector=models.PointIdsList(points=pids), wait=True)
+            self._clips_changed()
+            try:
+                self._do(self._client.delete, self.name(CLIPS),
+                         points_selector=models.PointIdsList(points=pids), wait=True)
+            finally:
+                self._clips_changed()
 
     def search_clips(self, fused_query: np.ndarray, k: int = 10,
-                     filters: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
-        """The ``k`` clips nearest to a fused vector: ``[{"id", "score", "payload"}]``.
+                     filters: Mapping[str, Any] | None = None,
+                     with_fused: bool = False) -> list[dict[str, Any]]:
+        """The ``k`` clips nearest to a fused vector: ``[{"id", "score", "payload"}]``
+        (plus ``"fused"``, the clip's unit fused vector, with ``with_fused``).
 
         ``filters`` narrows the search: ``account``, ``language``, ``media_kind``,
         ``labels`` (a value or a list: any of them), ``audience`` (int or list),
@@ -417,7 +451,60 @@ class IndexStore:
         ``near`` (``{"lat", "lon", "radius_km"}``), ``ids`` / ``exclude_ids``, and
         ``has_block`` (block name(s) the clip must have).
         """
-        return self._search(CLIPS, FUSED, fused_query, k, filters)
+        if self._shared is not None and not filters:
+            return self._search_in_memory(fused_query, k, with_fused)
+        return self._search(CLIPS, FUSED, fused_query, k, filters, with_fused)
+
+    def _search_in_memory(self, vector: np.ndarray, k: int,
+                          with_fused: bool) -> list[dict[str, Any]]:
+        """Exact cosine search over the in-memory matrix (same scores as Qdrant's)."""
+        q = self._check_query(CLIPS, FUSED, vector)
+        q = q / np.linalg.norm(q)
+        for _ in range(2):  # a second go only if a write came between matrix and payloads
+            rows = self._fused_rows()
+            n = min(int(k), len(rows.ids))
+            if n < 1:
+                return []
+            scores = rows.matrix @ q
+            top = np.argpartition(-scores, n - 1)[:n] if n < len(scores) else np.arange(n)
+            top = top[np.argsort(-scores[top], kind="stable")]
+            ids = [rows.ids[i] for i in top]
+            found = self._retrieve(CLIPS, "clip", ids, with_vectors=False)
+            if all(i in found for i in ids):
+                break
+        else:
+            raise IndexError_("the index's clips kept changing during a search: try again")
+        out = []
+        for i, cid in zip(top, ids, strict=True):
+            p = found[cid]
+            hit = {"id": p.payload.get("id"), "score": float(scores[i]), "payload": p.payload}
+            if with_fused:
+                hit["fused"] = rows.matrix[i]
+            out.append(hit)
+        return out
+
+    def _fused_rows(self) -> _FusedRows:
+        """The matrix of every clip's unit fused vector, read from the store once."""
+        shared = self._shared
+        assert shared is not None
+        rows = shared.fused
+        if rows is not None and rows.version == shared.version:
+            return rows
+        with self._lock:
+            if shared.fused is not None and shared.fused.version == shared.version:
+                return shared.fused
+            version = shared.version
+            ids, vecs = [], []
+            for p in self._scroll(CLIPS, [FUSED], None, 1024):
+                v = (p.vector or {}).get(FUSED)
+                if v is not None:
+                    ids.append(str(p.payload.get("id")))
+                    vecs.append(np.asarray(v, dtype=np.float32))
+            dim = self._vector_dims(CLIPS)[FUSED]
+            matrix = np.stack(vecs) if vecs else np.zeros((0, dim), dtype=np.float32)
+            matrix /= np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
+            shared.fused = _FusedRows(version, ids, matrix)
+            return shared.fused
 
     def search_block(self, block: str, vector: np.ndarray, k: int = 10,
                      filters: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
@@ -429,8 +516,8 @@ class IndexStore:
             raise ConfigError(f"unknown block {block!r}; blocks are {list(BLOCKS)}")
         return self._search(CLIPS, block, vector, k, filters)
 
-    def _search(self, coll: str, using: str, vector: np.ndarray, k: int,
-                filters: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+    def _check_query(self, coll: str, using: str, vector: np.ndarray) -> np.ndarray:
+        """``vector`` as a flat float32 array, refused if of the wrong size or empty."""
         dim = self._vector_dims(coll)[using]
         q = np.asarray(vector, dtype=np.float32).reshape(-1)
         if q.shape[0] != dim:
@@ -440,13 +527,25 @@ class IndexStore:
         if not _usable(q):
             raise ConfigError("the query vector is empty (all zeros or not finite): give a "
                               "clip with some content")
+        return q
+
+    def _search(self, coll: str, using: str, vector: np.ndarray, k: int,
+                filters: Mapping[str, Any] | None,
+                with_vector: bool = False) -> list[dict[str, Any]]:
+        q = self._check_query(coll, using, vector)
         if k < 1:
             return []
         res = self._do(self._client.query_points, self.name(coll), query=q.tolist(),
                        using=using, query_filter=build_filter(filters), limit=int(k),
-                       with_payload=True, with_vectors=False)
-        return [{"id": p.payload.get("id"), "score": float(p.score), "payload": p.payload}
-                for p in res.points]
+                       with_payload=True, with_vectors=[using] if with_vector else False)
+        out = []
+        for p in res.points:
+            hit = {"id": p.payload.get("id"), "score": float(p.score), "payload": p.payload}
+            if with_vector:
+                v = np.asarray((p.vector or {})[using], dtype=np.float32)
+                hit[using] = v / max(float(np.linalg.norm(v)), 1e-12)
+            out.append(hit)
+        return out
 
     def get_clip_vectors(self, ids: Sequence[str]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """``(fused (n, D), {block: (n, d_b)})`` of clips, zeros where a block is absent."""
@@ -568,8 +667,8 @@ class IndexStore:
         return sorted(out, key=lambda d: (str(type(d["id"])), d["id"]))
 
     # Internals -------------------------------------------------------------------------
-    def _scroll(self, coll: str, with_vectors: bool, filters: Mapping[str, Any] | None,
-                batch_size: int) -> Iterator[Any]:
+    def _scroll(self, coll: str, with_vectors: bool | list[str],
+                filters: Mapping[str, Any] | None, batch_size: int) -> Iterator[Any]:
         flt = build_filter(filters)
         offset = None
         while True:

@@ -122,6 +122,53 @@ def test_search_returns_exact_nearest(store, corpus):
         assert hits[0]["payload"]["account"] == ACCOUNTS[want[0] % 3]
 
 
+def test_fused_vectors_come_back_with_hits(store, corpus):
+    load(store, corpus)
+    q = corpus["fused"][17]
+    for filters in (None, {"account": ACCOUNTS[17 % 3]}):
+        hits = store.search_clips(q, k=4, filters=filters, with_fused=True)
+        assert hits[0]["id"] == corpus["ids"][17]
+        for h in hits:
+            want = corpus["fused"][corpus["ids"].index(h["id"])]
+            np.testing.assert_allclose(h["fused"], want / np.linalg.norm(want), atol=1e-6)
+            assert h["score"] == pytest.approx(float(h["fused"] @ q / np.linalg.norm(q)),
+                                               abs=1e-5)
+
+
+def test_embedded_in_memory_search_agrees_with_qdrant(tmp_path, corpus):
+    # unfiltered embedded searches use the in-memory matrix; Qdrant's own search is the
+    # reference (ranking and scores)
+    with IndexStore(path=tmp_path / "q") as s:
+        load(s, corpus)
+        rng = np.random.default_rng(3)
+        for qi in rng.choice(240, size=8, replace=False):
+            q = corpus["fused"][qi] + 0.1 * rng.normal(size=corpus["fused"].shape[1])
+            mine = s.search_clips(q, k=12)
+            ref = s._search("clips", "fused", q, 12, None)
+            assert [h["id"] for h in mine] == [h["id"] for h in ref]
+            np.testing.assert_allclose([h["score"] for h in mine],
+                                       [h["score"] for h in ref], atol=1e-5)
+            assert [h["payload"] for h in mine] == [h["payload"] for h in ref]
+        assert len(s.search_clips(corpus["fused"][0], k=1000)) == 240
+
+
+def test_in_memory_search_sees_every_write(tmp_path, corpus):
+    # two handles on one folder share a client: a write through either one is seen at once
+    with IndexStore(path=tmp_path / "q") as a, IndexStore(path=tmp_path / "q") as b:
+        load(a, corpus)
+        q = corpus["fused"][5]
+        assert b.search_clips(q, k=1)[0]["id"] == corpus["ids"][5]  # matrix read
+        twin = {k: v[5:6] for k, v in corpus["blocks"].items()}
+        a.upsert_clips(["twin"], corpus["fused"][5:6], twin, corpus["presence"][5:6],
+                       [dict(corpus["payloads"][5], caption="the twin")])
+        assert {h["id"] for h in b.search_clips(q, k=2)} == {"twin", corpus["ids"][5]}
+        a.delete_clips([corpus["ids"][5], "twin"])
+        assert corpus["ids"][5] not in [h["id"] for h in b.search_clips(q, k=10)]
+        assert "twin" not in [h["id"] for h in b.search_clips(q, k=10)]
+        a.create(corpus["layout"], recreate=True)
+        assert b.search_clips(q, k=3) == []
+
+
 def test_filters_match_brute_force(store, corpus):
     load(store, corpus)
     p = corpus["payloads"]
