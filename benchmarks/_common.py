@@ -116,6 +116,16 @@ class Server:
                 raise RuntimeError(f"models never loaded: {log.read_text()[-1500:]}")
             time.sleep(0.5)
 
+    def peak_rss_gib(self) -> float | None:
+        """The server process's peak resident memory so far (Linux), in GiB."""
+        try:
+            status = Path(f"/proc/{self.proc.pid}/status").read_text()
+        except OSError:
+            return None
+        kib = next((int(x.split()[1]) for x in status.splitlines()
+                    if x.startswith("VmHWM:")), None)
+        return None if kib is None else round(kib / 1024**2, 3)
+
     def stop(self) -> None:
         """Stop the server (SIGTERM, then SIGKILL after 30 s)."""
         if self.proc.poll() is None:

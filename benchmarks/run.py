@@ -43,8 +43,7 @@ from _common import (  # noqa: E402
 HERE = Path(__file__).resolve().parent
 STAGES = ("decode", "ocr", "asr", "text", "visual", "visual_semantics", "audio", "fusion")
 BIG_SIZES = (10_000, 100_000)
-QUICK_SKIPS_100K = ("not measured with --quick: writing 90k more clips into the embedded "
-                    "store takes ~20 min on 2 cores (10k took ~2.3 min); run without --quick")
+FULL_EXTRA_SIZES = (30_000,)  # a third point on the growth curve, without --quick
 
 
 def log(msg: str) -> None:
@@ -205,57 +204,69 @@ def real_clips(n: int) -> list[Any]:
                  account=f"@acct{i % 40}") for i in pick]
 
 
-def synthetic_clips(store: Any, n: int, seed: int = 0) -> tuple[list[str], np.ndarray,
-                                                                   dict[str, np.ndarray],
-                                                                   list[dict]]:
-    """``n`` clips jittered from the real ones in ``store``: each block of a random real
-    clip plus Gaussian noise (a quarter of its norm), renormalised, then fused."""
-    from interestmap.fusion import BLOCKS
-
-    rng = np.random.default_rng(seed)
-    real = [p["payload"] for p in store.scroll_clips()]
-    ids = [str(p["id"]) for p in real]  # the clip ids the payloads carry
-    fused_r, blocks_r = store.get_clip_vectors(ids)
-    src = rng.integers(0, len(ids), n)
-    blocks = {}
-    for b in BLOCKS:
-        base = blocks_r[b][src]
+def jitter_blocks(blocks_r: dict[str, np.ndarray], src: np.ndarray,
+                  rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Blocks of the real clips ``src`` plus Gaussian noise (a quarter of their norm),
+    renormalised; absent blocks stay absent."""
+    out = {}
+    for b, mat in blocks_r.items():
+        base = mat[src]
         present = np.linalg.norm(base, axis=1) > 0
         noisy = base + rng.normal(0, 0.25 / np.sqrt(base.shape[1]), base.shape).astype(
             np.float32)
         noisy /= np.maximum(np.linalg.norm(noisy, axis=1, keepdims=True), 1e-12)
         noisy[~present] = 0
-        blocks[b] = noisy.astype(np.float32)
-    return ids, src, blocks, real
+        out[b] = noisy.astype(np.float32)
+    return out
 
 
-def grow_index(index_dir: Path, n_total: int, encoder: Any) -> dict[str, float]:
-    """Add stored clips to a built index until it holds ``n_total``; write time."""
+def grow_index(index_dir: Path, n_total: int, encoder: Any, seed: int = 0
+               ) -> dict[str, float]:
+    """Add stored clips, jittered from the real ones (see :func:`jitter_blocks`), to a
+    built index until it holds ``n_total``; the write time (jittering not counted)."""
     from interestmap.fusion import BLOCKS
     from interestmap.index_manifest import open_index
 
+    rng = np.random.default_rng(seed)
+    fuser = encoder.fuser
     with open_index(index_dir) as ix:
         store = ix.store
-        n_have = len(list(store.scroll_clips()))
-        n_new = n_total - n_have
-        ids, src, blocks, real = synthetic_clips(store, n_new)
-        fuser = encoder.fuser
-        t0 = time.perf_counter()
-        written = 0
-        for lo in range(0, n_new, 5000):
-            hi = min(lo + 5000, n_new)
-            part = {b: blocks[b][lo:hi] for b in BLOCKS}
+        real = [p["payload"] for p in store.scroll_clips()]
+        n_have = len(real)
+        _, blocks_r = store.get_clip_vectors([str(p["id"]) for p in real])
+        write_s, written = 0.0, 0
+        for lo in range(0, n_total - n_have, 5000):  # in parts: memory stays flat
+            src = rng.integers(0, n_have, min(5000, n_total - n_have - lo))
+            part = jitter_blocks(blocks_r, src, rng)
             rows = [{b: (part[b][i] if np.any(part[b][i]) else None) for b in BLOCKS}
-                    for i in range(hi - lo)]
+                    for i in range(len(src))]
             fused = fuser.transform(rows)
-            payloads = []
-            for j in range(lo, hi):
-                p = copy.deepcopy(real[src[j]])
-                p["id"] = f"syn-{j}"
-                payloads.append(p)
+            payloads = [dict(copy.deepcopy(real[j]), id=f"syn-{lo + i}")
+                        for i, j in enumerate(src)]
+            t0 = time.perf_counter()
             written += store.upsert_clips([p["id"] for p in payloads], fused, part,
                                           fuser.presence(fused), payloads)
-        return {"clips": n_have + written, "write_s": round(time.perf_counter() - t0, 2)}
+            write_s += time.perf_counter() - t0
+        return {"clips": n_have + written, "write_s": round(write_s, 2)}
+
+
+def memory_verdict(n: int, measured: dict[int, float]) -> dict[str, Any] | None:
+    """``None`` if an embedded store of ``n`` clips should fit in this machine's memory,
+    judged by the server's peak RSS at the sizes ``measured`` in this run; else why not."""
+    if len(measured) < 2:
+        return None
+    (n0, r0), (n1, r1) = sorted(measured.items())[:1] + sorted(measured.items())[-1:]
+    per_clip = (r1 - r0) / (n1 - n0)
+    need = r1 + per_clip * (n - n1)
+    have = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1024**3
+    if need < 0.75 * have:
+        return None
+    return {"not_measured": (
+        f"the embedded store cannot hold {n:,} clips here: the server's peak memory grew "
+        f"{per_clip * 1024**2:.0f} KiB per clip from {n0:,} to {n1:,} clips in this run, so "
+        f"{n:,} need ~{need:.0f} GiB and this machine has {have:.0f} GiB; use a Qdrant "
+        "server (--qdrant-url) for this size"),
+        "estimated_server_gib": round(need, 1), "machine_gib": round(have, 1)}
 
 
 def load_runs(url: str, queries: Path, quick: bool) -> dict[str, Any]:
@@ -296,16 +307,19 @@ def bench_lookup(quick: bool, tmp: Path) -> dict[str, Any]:
     queries = fused + rng.normal(0, 0.01, fused.shape).astype(np.float32)
     qfile = tmp / "queries.npy"
     np.save(qfile, queries)
-    sizes: list[tuple[str, Path, int]] = [("1k", base, n_real)]
-    big = BIG_SIZES[:1] if quick else BIG_SIZES
-    for n in BIG_SIZES[len(big):]:
-        out[f"lookup_{n // 1000}k"] = {"not_measured": QUICK_SKIPS_100K}
-    for n in big:
-        d = tmp / f"idx-{n // 1000}k"
-        shutil.copytree(base, d, ignore=shutil.ignore_patterns("*.lock", ".lock"))
-        sizes.append((f"{n // 1000}k", d, n))
-    for name, d, n in sizes:
+    sizes = sorted({n_real, *BIG_SIZES, *(() if quick else FULL_EXTRA_SIZES)})
+    server_gib: dict[int, float] = {}
+    for n in sizes:
+        name = f"{n // 1000}k"
+        verdict = memory_verdict(n, server_gib)
+        if verdict:
+            out[f"lookup_{name}"] = verdict
+            log(f"lookup {name}: {verdict['not_measured']}")
+            continue
+        d = base
         if n > n_real:
+            d = tmp / f"idx-{name}"
+            shutil.copytree(base, d, ignore=shutil.ignore_patterns("*.lock", ".lock"))
             log(f"growing index to {n} clips")
             out[f"grow_{name}"] = grow_index(d, n, encoder)
         log(f"serving {name}")
@@ -313,6 +327,9 @@ def bench_lookup(quick: bool, tmp: Path) -> dict[str, Any]:
         with Server(d, tmp / f"server-{name}.log") as srv:
             out[f"serve_start_{name}_s"] = round(time.perf_counter() - t0, 2)
             out[f"lookup_{name}"] = load_runs(srv.url, qfile, quick)
+            rss = out[f"server_peak_rss_{name}_gib"] = srv.peak_rss_gib()
+            if rss is not None:
+                server_gib[n] = rss
         log(f"lookup {name}: {out[f'lookup_{name}']}")
         if n > n_real:
             shutil.rmtree(d, ignore_errors=True)
@@ -420,7 +437,11 @@ def headline(res: dict[str, Any]) -> dict[str, Any]:
     for size in ("10k", "100k"):
         res = lk.get(f"lookup_{size}", {})
         one, many = res.get("c1", {}), res.get("c16", {})
-        skip = "not measured" if "not_measured" in res else None
+        skip = None
+        if "not_measured" in res:
+            skip = (f"not measurable: the embedded store needs ~{res['estimated_server_gib']}"
+                    f" GiB, the machine has {res['machine_gib']} (see details)"
+                    if "estimated_server_gib" in res else "not measured")
         h[f"lookup_p50_ms_{size}"] = one.get("p50_ms", skip)
         h[f"lookup_p99_ms_{size}"] = one.get("p99_ms", skip)
         h[f"lookup_rps_{size}"] = many.get("rps", skip)
