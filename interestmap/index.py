@@ -407,8 +407,9 @@ class InterestIndex:
         self.dir: Path = opened.dir
         self.manifest: dict[str, Any] = opened.manifest
         self.store = opened.store
-        # One lookup at a time: each already uses every core (BLAS); side by side they
-        # only fight over them (16 threads at once ran 6x slower in all, measured).
+        # One in-memory lookup at a time: each already uses every core (BLAS); side by
+        # side they only fight over them (16 threads at once ran 6x slower in all,
+        # measured). Lookups that wait on a server or on Qdrant's filtering run freely.
         self._lookup_lock = threading.Lock()
 
     @classmethod
@@ -516,8 +517,11 @@ class InterestIndex:
         attribution) and clips of one clip, plus where it lands on the map."""
         if k < 1 or k_clips < 0:
             raise InterestmapError("k must be >= 1 and k_clips >= 0")
+        q = self._query_matrix(query)[:1]
+        if not (self.store.embedded and not filters):
+            return self._nearest(q, k, k_clips, filters)
         with self._lookup_lock:
-            return self._nearest(self._query_matrix(query)[:1], k, k_clips, filters)
+            return self._nearest(q, k, k_clips, filters)
 
     def _nearest(self, q: np.ndarray, k: int, k_clips: int,
                  filters: Mapping[str, Any] | None) -> dict[str, Any]:

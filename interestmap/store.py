@@ -19,10 +19,13 @@ Embedded mode allows one client per folder: clients are shared per resolved path
 a process (thread-safe), and a folder held by another process is refused with a clear
 message. Embedded Qdrant searches by brute force and re-normalises every stored vector
 on each query, so unfiltered clip searches in an embedded store use a matrix of every
-clip's unit fused vector kept in memory instead (read once, dropped on any write to the
-clips; it costs 4 bytes x fused dims per clip, e.g. 2 GB at 100k clips). Filtered searches
-go to Qdrant. Beyond ~100k clips use a server (``url=``). Payload indexes are made on a
-server only (embedded mode has no use for them).
+clip's unit fused vector kept in memory instead (read once, dropped on any change to the
+clips' vectors or ids; it costs 4 bytes x fused dims per clip, 200 MB at 10k clips with
+the default encoders, twice that while it is read). Filtered searches go to Qdrant.
+Embedded Qdrant also holds every stored vector in memory, and far more while opening a
+store: past a few tens of thousands of clips use a server (``url=``; see
+``benchmarks/README.md``). Payload indexes are made on a server only (embedded mode has
+no use for them).
 
 The index folder that holds a store, its manifest and atomic builds are in
 :mod:`interestmap.index_manifest`.
@@ -96,8 +99,10 @@ class _Shared:
     lock: threading.RLock = field(default_factory=threading.RLock)
     refs: int = 0
     closed: bool = False
-    version: int = 0  # bumped by every write to the clips, so a stale matrix is never used
-    fused: _FusedRows | None = None
+    # per clips collection (one per prefix): a version bumped by every write to it, so a
+    # stale matrix is never used, and the matrix itself
+    versions: dict[str, int] = field(default_factory=dict)
+    fused: dict[str, _FusedRows] = field(default_factory=dict)
 
 
 _LOCAL: dict[Path, _Shared] = {}
@@ -157,6 +162,7 @@ def _release_local(path: Path, shared: _Shared | None = None, force: bool = Fals
         if current.refs <= 0 or force:
             with current.lock:
                 current.closed = True
+                current.fused.clear()  # closed handles still point here: free the memory
                 current.client.close()
             del _LOCAL[path]
 
@@ -255,8 +261,9 @@ class IndexStore:
         """Forget the in-memory matrix of fused vectors (embedded stores)."""
         if self._shared is not None:
             with self._lock:
-                self._shared.version += 1
-                self._shared.fused = None
+                name = self.name(CLIPS)
+                self._shared.versions[name] = self._shared.versions.get(name, 0) + 1
+                self._shared.fused.pop(name, None)
 
     def _plain_error(self, e: Exception) -> IndexError_:
         text = " ".join(str(e).split())[:300]
@@ -303,9 +310,9 @@ class IndexStore:
                             f"the index's '{coll}' collection holds vectors of other sizes "
                             f"({have}) than this encoder setup ({dims}): rebuild the index")
                     continue
-            self._clips_changed()
             self._do(self._client.create_collection, name,
                      vectors_config={n: params(d) for n, d in dims.items()})
+            self._clips_changed()
             self._dims[coll] = dims
             if self._shared is not None:
                 _tune_local(self._client)
@@ -330,10 +337,13 @@ class IndexStore:
     def drop(self) -> None:
         """Delete this store's collections (a no-op for those that do not exist)."""
         self._clips_changed()
-        for coll in (CLIPS, AUDIENCES, TOPICS):
-            if self._do(self._client.collection_exists, self.name(coll)):
-                self._do(self._client.delete_collection, self.name(coll))
-            self._dims.pop(coll, None)
+        try:
+            for coll in (CLIPS, AUDIENCES, TOPICS):
+                if self._do(self._client.collection_exists, self.name(coll)):
+                    self._do(self._client.delete_collection, self.name(coll))
+                self._dims.pop(coll, None)
+        finally:
+            self._clips_changed()
 
     def _vector_dims(self, coll: str) -> dict[str, int]:
         if coll not in self._dims:
@@ -409,6 +419,10 @@ class IndexStore:
 
         ids = [str(i) for i in ids]
         _check_unique(ids)
+        many = [payload] if isinstance(payload, Mapping) else list(payload)
+        if any("id" in p for p in many):
+            raise ConfigError("a clip's id cannot be changed (it names the clip in the "
+                              "index): upsert it under the new id and delete the old one")
         self._require_clips(ids)
         if isinstance(payload, Mapping):
             body = to_jsonable(dict(payload))
@@ -487,13 +501,15 @@ class IndexStore:
         """The matrix of every clip's unit fused vector, read from the store once."""
         shared = self._shared
         assert shared is not None
-        rows = shared.fused
-        if rows is not None and rows.version == shared.version:
+        name = self.name(CLIPS)
+        rows = shared.fused.get(name)
+        if rows is not None and rows.version == shared.versions.get(name, 0):
             return rows
         with self._lock:
-            if shared.fused is not None and shared.fused.version == shared.version:
-                return shared.fused
-            version = shared.version
+            version = shared.versions.get(name, 0)
+            rows = shared.fused.get(name)
+            if rows is not None and rows.version == version:
+                return rows
             ids, vecs = [], []
             for p in self._scroll(CLIPS, [FUSED], None, 1024):
                 v = (p.vector or {}).get(FUSED)
@@ -503,8 +519,9 @@ class IndexStore:
             dim = self._vector_dims(CLIPS)[FUSED]
             matrix = np.stack(vecs) if vecs else np.zeros((0, dim), dtype=np.float32)
             matrix /= np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
-            shared.fused = _FusedRows(version, ids, matrix)
-            return shared.fused
+            matrix.setflags(write=False)  # hits hand out rows of it: nobody may change them
+            rows = shared.fused[name] = _FusedRows(version, ids, matrix)
+            return rows
 
     def search_block(self, block: str, vector: np.ndarray, k: int = 10,
                      filters: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:

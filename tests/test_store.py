@@ -135,27 +135,54 @@ def test_fused_vectors_come_back_with_hits(store, corpus):
                                                abs=1e-5)
 
 
-def test_embedded_in_memory_search_agrees_with_qdrant(tmp_path, corpus):
+def _no_qdrant_search(monkeypatch, store: IndexStore) -> None:
+    """Make Qdrant's own search fail, so a passing search must come from the matrix."""
+    def refuse(*a, **kw):
+        raise AssertionError("Qdrant's brute-force search was used")
+    monkeypatch.setattr(store._client, "query_points", refuse)
+
+
+def test_embedded_in_memory_search_agrees_with_qdrant(tmp_path, corpus, monkeypatch):
     # unfiltered embedded searches use the in-memory matrix; Qdrant's own search is the
     # reference (ranking and scores)
     with IndexStore(path=tmp_path / "q") as s:
         load(s, corpus)
         rng = np.random.default_rng(3)
-        for qi in rng.choice(240, size=8, replace=False):
-            q = corpus["fused"][qi] + 0.1 * rng.normal(size=corpus["fused"].shape[1])
+        queries = [corpus["fused"][qi] + 0.1 * rng.normal(size=corpus["fused"].shape[1])
+                   for qi in rng.choice(240, size=8, replace=False)]
+        refs = [s._search("clips", "fused", q, 12, None) for q in queries]
+        _no_qdrant_search(monkeypatch, s)
+        for q, ref in zip(queries, refs, strict=True):
             mine = s.search_clips(q, k=12)
-            ref = s._search("clips", "fused", q, 12, None)
             assert [h["id"] for h in mine] == [h["id"] for h in ref]
             np.testing.assert_allclose([h["score"] for h in mine],
                                        [h["score"] for h in ref], atol=1e-5)
             assert [h["payload"] for h in mine] == [h["payload"] for h in ref]
         assert len(s.search_clips(corpus["fused"][0], k=1000)) == 240
+        hit = s.search_clips(corpus["fused"][0], k=1, with_fused=True)[0]
+        with pytest.raises(ValueError):  # rows of the shared matrix: read-only
+            hit["fused"][:] = 0
 
 
-def test_in_memory_search_sees_every_write(tmp_path, corpus):
+def test_in_memory_search_keeps_prefixes_apart(tmp_path, monkeypatch):
+    a_data, b_data = make_corpus(30, seed=1), make_corpus(30, seed=2)
+    with IndexStore(path=tmp_path / "q", prefix="a_") as a, \
+            IndexStore(path=tmp_path / "q", prefix="b_") as b:
+        load(a, a_data)
+        load(b, b_data)
+        _no_qdrant_search(monkeypatch, a)  # one client: b's searches are covered too
+        for i in (0, 7, 21):
+            assert a.search_clips(a_data["fused"][i], k=1)[0]["score"] == pytest.approx(1.0)
+            top = b.search_clips(b_data["fused"][i], k=1)[0]
+            assert top["id"] == b_data["ids"][i] and top["score"] == pytest.approx(1.0)
+            assert top["payload"]["caption"] == b_data["payloads"][i]["caption"]
+
+
+def test_in_memory_search_sees_every_write(tmp_path, corpus, monkeypatch):
     # two handles on one folder share a client: a write through either one is seen at once
     with IndexStore(path=tmp_path / "q") as a, IndexStore(path=tmp_path / "q") as b:
         load(a, corpus)
+        _no_qdrant_search(monkeypatch, a)
         q = corpus["fused"][5]
         assert b.search_clips(q, k=1)[0]["id"] == corpus["ids"][5]  # matrix read
         twin = {k: v[5:6] for k, v in corpus["blocks"].items()}
@@ -255,6 +282,8 @@ def test_payload_updates_and_unknown_ids(store, corpus):
     assert store.count({"audience": 7}) == 3
     with pytest.raises(IndexError_, match="not in this index"):
         store.set_payload(["no such clip"], {"audience": 1})
+    with pytest.raises(ConfigError, match="id cannot be changed"):
+        store.set_payload(ids[:1], [{"id": "renamed"}])
     with pytest.raises(IndexError_, match="not in this index"):
         store.get_clip_vectors([ids[0], "nope"])
     store.delete_clips(ids)
