@@ -20,7 +20,6 @@ import argparse
 import copy
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -227,21 +226,22 @@ def grow_index(index_dir: Path, n_total: int, encoder: Any, seed: int = 0
     from interestmap.fusion import BLOCKS
     from interestmap.index_manifest import open_index
 
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng([seed, n_total])
     fuser = encoder.fuser
     with open_index(index_dir) as ix:
         store = ix.store
-        real = [p["payload"] for p in store.scroll_clips()]
-        n_have = len(real)
+        stored = [p["payload"] for p in store.scroll_clips()]
+        real = [p for p in stored if not str(p["id"]).startswith("syn-")]
+        n_have = len(stored)
         _, blocks_r = store.get_clip_vectors([str(p["id"]) for p in real])
         write_s, written = 0.0, 0
         for lo in range(0, n_total - n_have, 5000):  # in parts: memory stays flat
-            src = rng.integers(0, n_have, min(5000, n_total - n_have - lo))
+            src = rng.integers(0, len(real), min(5000, n_total - n_have - lo))
             part = jitter_blocks(blocks_r, src, rng)
             rows = [{b: (part[b][i] if np.any(part[b][i]) else None) for b in BLOCKS}
                     for i in range(len(src))]
             fused = fuser.transform(rows)
-            payloads = [dict(copy.deepcopy(real[j]), id=f"syn-{lo + i}")
+            payloads = [dict(copy.deepcopy(real[j]), id=f"syn-{n_have + lo + i}")
                         for i, j in enumerate(src)]
             t0 = time.perf_counter()
             written += store.upsert_clips([p["id"] for p in payloads], fused, part,
@@ -286,17 +286,23 @@ def load_runs(url: str, queries: Path, quick: bool) -> dict[str, Any]:
     return out
 
 
-def bench_lookup(quick: bool, tmp: Path) -> dict[str, Any]:
-    """Build a real 1k index, grow copies to 10k and 100k stored clips, load each."""
+def bench_lookup(quick: bool, tmp: Path, qdrant_url: str | None = None) -> dict[str, Any]:
+    """Build a real 1k index, grow it to 10k (30k) and 100k stored clips, load each size.
+
+    With ``qdrant_url`` the index lives on that Qdrant server (its collections are
+    dropped at the end) instead of the embedded store.
+    """
     from interestmap.index import InterestIndex, build_index
+    from interestmap.index_manifest import open_index
     from interestmap.pipeline import ClipEncoder
 
     encoder = ClipEncoder()
-    base = tmp / "idx-1k"
+    base = tmp / "idx"
     n_real = 1000
     t0 = time.perf_counter()
-    report = build_index(real_clips(n_real), base, encoder=encoder)
-    out: dict[str, Any] = {"build_1k": {"wall_s": round(time.perf_counter() - t0, 2),
+    report = build_index(real_clips(n_real), base, encoder=encoder, qdrant_url=qdrant_url)
+    out: dict[str, Any] = {"store": f"server {qdrant_url}" if qdrant_url else "embedded",
+                           "build_1k": {"wall_s": round(time.perf_counter() - t0, 2),
                                         "stages_s": report.timings_s,
                                         "audiences": report.n_audiences}}
     log(f"built 1k index in {out['build_1k']['wall_s']} s")
@@ -309,30 +315,28 @@ def bench_lookup(quick: bool, tmp: Path) -> dict[str, Any]:
     np.save(qfile, queries)
     sizes = sorted({n_real, *BIG_SIZES, *(() if quick else FULL_EXTRA_SIZES)})
     server_gib: dict[int, float] = {}
-    for n in sizes:
+    for n in sizes:  # growing one index: each size holds the clips of the one before
         name = f"{n // 1000}k"
         verdict = memory_verdict(n, server_gib)
         if verdict:
             out[f"lookup_{name}"] = verdict
             log(f"lookup {name}: {verdict['not_measured']}")
             continue
-        d = base
         if n > n_real:
-            d = tmp / f"idx-{name}"
-            shutil.copytree(base, d, ignore=shutil.ignore_patterns("*.lock", ".lock"))
-            log(f"growing index to {n} clips")
-            out[f"grow_{name}"] = grow_index(d, n, encoder)
+            log(f"growing the index to {n} clips")
+            out[f"grow_{name}"] = grow_index(base, n, encoder)
         log(f"serving {name}")
         t0 = time.perf_counter()
-        with Server(d, tmp / f"server-{name}.log") as srv:
+        with Server(base, tmp / f"server-{name}.log") as srv:
             out[f"serve_start_{name}_s"] = round(time.perf_counter() - t0, 2)
             out[f"lookup_{name}"] = load_runs(srv.url, qfile, quick)
             rss = out[f"server_peak_rss_{name}_gib"] = srv.peak_rss_gib()
             if rss is not None:
                 server_gib[n] = rss
         log(f"lookup {name}: {out[f'lookup_{name}']}")
-        if n > n_real:
-            shutil.rmtree(d, ignore_errors=True)
+    if qdrant_url:
+        with open_index(base) as ix:
+            ix.store.drop()
     return out
 
 
@@ -459,6 +463,9 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description="interestmap benchmarks (one JSON object)")
     p.add_argument("--quick", action="store_true", help="fewer repeats; < 10 min")
     p.add_argument("--only", choices=("encode", "lookup", "map"), action="append")
+    p.add_argument("--qdrant-url", default=os.environ.get("QDRANT_URL"),
+                   help="run the lookups on this Qdrant server instead of the embedded "
+                        "store (default: $QDRANT_URL)")
     p.add_argument("--encode-once", type=Path, help=argparse.SUPPRESS)
     a = p.parse_args(argv)
     if a.encode_once:  # the cold-start child
@@ -474,8 +481,12 @@ def main(argv: list[str] | None = None) -> int:
         for name in sections:
             log(f"section {name}")
             t0 = time.perf_counter()
-            fn = {"encode": bench_encode, "lookup": bench_lookup}.get(name)
-            res[name] = fn(a.quick, Path(tmp)) if fn else bench_map(a.quick)
+            if name == "encode":
+                res[name] = bench_encode(a.quick, Path(tmp))
+            elif name == "lookup":
+                res[name] = bench_lookup(a.quick, Path(tmp), a.qdrant_url)
+            else:
+                res[name] = bench_map(a.quick)
             res[name]["section_s"] = round(time.perf_counter() - t0, 1)
     res["total_s"] = round(time.perf_counter() - t_all, 1)
     res["machine"] = {"cpus": os.cpu_count(), "load_avg_1m": round(os.getloadavg()[0], 2)}
