@@ -29,7 +29,7 @@ import csv
 import json
 import math
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -294,6 +294,21 @@ def _json_list_records(path: Path, name: str) -> Iterator[tuple[str, dict[str, A
 def _column(name: Any) -> str:
     key = str(name).strip().lower()
     return _COLUMN_ALIASES.get(key, key)
+
+
+def unique_clips(clips: Sequence[Clip]) -> tuple[list[Clip], list[CorpusProblem]]:
+    """``clips`` with an id each (``clip-N`` where none was given), the ones whose id was
+    already used left out and reported, as in a corpus read from disk."""
+    kept: list[Clip] = []
+    problems: list[CorpusProblem] = []
+    first: dict[str, str] = {}
+    for i, clip in enumerate(clips):
+        clip.id = str(clip.id or f"clip-{i}")
+        try:
+            kept.append(_unique(clip, f"clip {i + 1}", first))
+        except _Skip as e:
+            problems.append(CorpusProblem(f"clip {i + 1}", str(e)))
+    return kept, problems
 
 
 def _unique(clip: Clip, where: str, first: dict[str, str]) -> Clip:

@@ -100,24 +100,6 @@ class BuildReport:
 
 
 # Building --------------------------------------------------------------------------------
-def _unique_ids(clips: list[Clip], problems: list[dict[str, str]]) -> list[Clip]:
-    """``clips`` with an id each (``clip-N`` where none was given); a clip whose id was
-    already used is reported in ``problems`` and skipped, as a corpus reader does."""
-    first: dict[str, int] = {}
-    out = []
-    for i, c in enumerate(clips):
-        c.id = c.id or f"clip-{i}"
-        cid = str(c.id)
-        if cid in first:
-            problems.append({"where": f"clip {i + 1}",
-                             "message": f"id {cid!r} was already used (clip {first[cid] + 1}); "
-                                        "ids must be unique"})
-            continue
-        first[cid] = i
-        out.append(c)
-    return out
-
-
 def build_index(
     source: str | Path | Sequence[Clip],
     index_dir: str | Path,
@@ -137,7 +119,7 @@ def build_index(
     per clip label (used for the declared-topic atlas). Bad clips are reported in the
     returned report and skipped; an interrupted build resumes from the encode cache.
     """
-    from .corpus import read_corpus
+    from .corpus import read_corpus, unique_clips
     from .topics import embed_topics, load_topics
 
     if audiences not in ("clusters", "labels"):
@@ -150,11 +132,11 @@ def build_index(
     step("read", 0, 1)
     if isinstance(source, str | Path):
         clips, corpus_problems = read_corpus(Path(source))
-        problems = [{"where": str(p.where), "message": p.message} for p in corpus_problems]
         source_desc = str(Path(source).resolve())
     else:
-        clips, problems, source_desc = list(source), [], f"{len(source)} clips"
-    clips = _unique_ids(clips, problems)
+        clips, corpus_problems = unique_clips(source)
+        source_desc = f"{len(source)} clips"
+    problems = [{"where": str(p.where), "message": p.message} for p in corpus_problems]
     step("read", 1, 1)
     if not clips:
         raise InterestmapError("the corpus has no usable clips: see the problems above")
