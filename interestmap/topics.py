@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import threading
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from importlib import resources
@@ -345,6 +345,18 @@ def _unit(x: np.ndarray) -> np.ndarray:
     return l2_normalize(x)
 
 
+def _phrase_means(kind: str, topics: Sequence[Topic], encoder: Any,
+                  phrases_of: Callable[[Topic], list[str]],
+                  encode: Callable[[list[str]], np.ndarray]) -> np.ndarray:
+    """``(n_topics, d)`` each topic's mean vector over its phrases, cached per encoder."""
+    def build() -> np.ndarray:
+        phrases = [phrases_of(t) for t in topics]
+        vecs = encode([p for ps in phrases for p in ps])
+        return _mean_per_topic(vecs, [len(ps) for ps in phrases])
+
+    return _cached(kind, topics, encoder, build)
+
+
 def _mean_per_topic(vecs: np.ndarray, counts: Sequence[int]) -> np.ndarray:
     out, start = [], 0
     for n in counts:
@@ -384,32 +396,20 @@ def embed_topic_visuals(topics: Sequence[Topic], text_encoder: Any) -> np.ndarra
     visuals words 0.81, the name-and-description fallback 0.26, the text topic vectors
     0.11 (every photo lands on "Photography" there).
     """
-    def build() -> np.ndarray:
-        phrases = [visual_phrases(t) for t in topics]
-        vecs = text_encoder.encode([p for ps in phrases for p in ps])
-        return _mean_per_topic(vecs, [len(ps) for ps in phrases])
-
-    return _cached("visual-text", topics, text_encoder, build)
+    return _phrase_means("visual-text", topics, text_encoder, visual_phrases,
+                         text_encoder.encode)
 
 
 def embed_topic_visuals_clip(topics: Sequence[Topic], image_encoder: Any) -> np.ndarray:
     """``(n_topics, d_image)`` topic visuals through an image encoder's text side (CLIP)."""
-    def build() -> np.ndarray:
-        phrases = [visual_phrases(t) for t in topics]
-        vecs = image_encoder.encode_text([p for ps in phrases for p in ps])
-        return _mean_per_topic(vecs, [len(ps) for ps in phrases])
-
-    return _cached("visual-image", topics, image_encoder, build)
+    return _phrase_means("visual-image", topics, image_encoder, visual_phrases,
+                         image_encoder.encode_text)
 
 
 def embed_topic_sounds(topics: Sequence[Topic], audio_encoder: Any) -> np.ndarray:
     """``(n_topics, d_audio)`` topic sounds through an audio encoder's text side (CLAP)."""
-    def build() -> np.ndarray:
-        phrases = [sound_phrases(t) for t in topics]
-        vecs = audio_encoder.encode_text([p for ps in phrases for p in ps])
-        return _mean_per_topic(vecs, [len(ps) for ps in phrases])
-
-    return _cached("sound-audio", topics, audio_encoder, build)
+    return _phrase_means("sound-audio", topics, audio_encoder, sound_phrases,
+                         audio_encoder.encode_text)
 
 
 # Calibration ---------------------------------------------------------------------------
