@@ -11,6 +11,7 @@ why" with per-block attribution; :meth:`InterestIndex.place` puts clips on the m
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -499,11 +500,9 @@ class InterestIndex:
         attribution) and clips of one clip, plus where it lands on the map."""
         if k < 1 or k_clips < 0:
             raise InterestmapError("k must be >= 1 and k_clips >= 0")
-        q = self._query_matrix(query)[:1]
-        if not (self.store.embedded and not filters):
-            return self._nearest(q, k, k_clips, filters)
-        with self._lookup_lock:
-            return self._nearest(q, k, k_clips, filters)
+        in_memory = self.store.embedded and not filters
+        with self._lookup_lock if in_memory else contextlib.nullcontext():
+            return self._nearest(self._query_matrix(query)[:1], k, k_clips, filters)
 
     def _nearest(self, q: np.ndarray, k: int, k_clips: int,
                  filters: Mapping[str, Any] | None) -> dict[str, Any]:

@@ -265,6 +265,16 @@ class IndexStore:
                 self._shared.versions[name] = self._shared.versions.get(name, 0) + 1
                 self._shared.fused.pop(name, None)
 
+    @contextlib.contextmanager
+    def _changing_clips(self) -> Iterator[None]:
+        """Around a write to the clips: the matrix is forgotten before and after it, so no
+        search during the write can leave one behind that misses it."""
+        self._clips_changed()
+        try:
+            yield
+        finally:
+            self._clips_changed()
+
     def _plain_error(self, e: Exception) -> IndexError_:
         text = " ".join(str(e).split())[:300]
         if self.url is not None and any(w in type(e).__name__ for w in
@@ -336,14 +346,11 @@ class IndexStore:
 
     def drop(self) -> None:
         """Delete this store's collections (a no-op for those that do not exist)."""
-        self._clips_changed()
-        try:
+        with self._changing_clips():
             for coll in (CLIPS, AUDIENCES, TOPICS):
                 if self._do(self._client.collection_exists, self.name(coll)):
                     self._do(self._client.delete_collection, self.name(coll))
                 self._dims.pop(coll, None)
-        finally:
-            self._clips_changed()
 
     def _vector_dims(self, coll: str) -> dict[str, int]:
         if coll not in self._dims:
@@ -398,13 +405,10 @@ class IndexStore:
             payload["blocks"] = present
             points.append(models.PointStruct(id=point_id("clip", cid), vector=vectors,
                                              payload=payload))
-        self._clips_changed()
-        try:
+        with self._changing_clips():
             for start in range(0, n, max(1, batch_size)):
                 self._do(self._client.upsert, self.name(CLIPS),
                          points=points[start:start + batch_size], wait=True)
-        finally:
-            self._clips_changed()
         return n
 
     def set_payload(self, ids: Sequence[str],
@@ -446,12 +450,9 @@ class IndexStore:
 
         pids = [point_id("clip", str(i)) for i in ids]
         if pids:
-            self._clips_changed()
-            try:
+            with self._changing_clips():
                 self._do(self._client.delete, self.name(CLIPS),
                          points_selector=models.PointIdsList(points=pids), wait=True)
-            finally:
-                self._clips_changed()
 
     def search_clips(self, fused_query: np.ndarray, k: int = 10,
                      filters: Mapping[str, Any] | None = None,
@@ -472,8 +473,7 @@ class IndexStore:
     def _search_in_memory(self, vector: np.ndarray, k: int,
                           with_fused: bool) -> list[dict[str, Any]]:
         """Exact cosine search over the in-memory matrix (same scores as Qdrant's)."""
-        q = self._check_query(CLIPS, FUSED, vector)
-        q = q / np.linalg.norm(q)
+        q = _unit(self._check_query(CLIPS, FUSED, vector))
         for _ in range(2):  # a second go only if a write came between matrix and payloads
             rows = self._fused_rows()
             n = min(int(k), len(rows.ids))
@@ -559,8 +559,7 @@ class IndexStore:
         for p in res.points:
             hit = {"id": p.payload.get("id"), "score": float(p.score), "payload": p.payload}
             if with_vector:
-                v = np.asarray((p.vector or {})[using], dtype=np.float32)
-                hit[using] = v / max(float(np.linalg.norm(v)), 1e-12)
+                hit[using] = _unit(np.asarray((p.vector or {})[using], dtype=np.float32))
             out.append(hit)
         return out
 
