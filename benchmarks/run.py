@@ -255,7 +255,8 @@ def memory_verdict(n: int, measured: dict[int, float]) -> dict[str, Any] | None:
     judged by the server's peak RSS at the sizes ``measured`` in this run; else why not."""
     if len(measured) < 2:
         return None
-    (n0, r0), (n1, r1) = sorted(measured.items())[:1] + sorted(measured.items())[-1:]
+    points = sorted(measured.items())
+    (n0, r0), (n1, r1) = points[0], points[-1]
     per_clip = (r1 - r0) / (n1 - n0)
     need = r1 + per_clip * (n - n1)
     have = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1024**3
