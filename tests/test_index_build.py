@@ -16,6 +16,7 @@ from test_store import make_corpus, make_layout
 
 from interestmap.errors import EncoderMismatchError, IndexError_
 from interestmap.index_manifest import (
+    MANIFEST_FORMAT,
     MANIFEST_NAME,
     begin_build,
     cache_dir,
@@ -50,7 +51,7 @@ def test_published_index_opens_with_its_manifest(tmp_path):
     c = build(tmp_path / "idx")
     with open_index(tmp_path / "idx") as ix:
         m = ix.manifest
-        assert m["format"] == 1 and m["counts"] == {"clips": 20}
+        assert m["format"] == MANIFEST_FORMAT == 2 and m["counts"] == {"clips": 20}
         assert m["layout"] == c["layout"].as_dict()
         assert m["created_at"] and m["updated_at"] and m["interestmap_version"]
         assert ix.layout.total_dim == c["fused"].shape[1]
