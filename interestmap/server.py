@@ -147,6 +147,7 @@ def serve(index_dir: str | Path | None = None, *, host: str | None = None,
             from .app_ui import build_app, mount
 
             mount(api, build_app(str(index.dir) if index_dir else None))
+            _keep_api_paths(api)
         config = uvicorn.Config(api, log_level=log_level, timeout_graceful_shutdown=10,
                                 server_header=False)
 
@@ -166,6 +167,26 @@ def serve(index_dir: str | Path | None = None, *, host: str | None = None,
         if marked is not None:
             unmark_serving(index.dir)
         app_views.close_all()
+
+
+API_PATHS = ("/v1/", "/v1", "/healthz", "/docs", "/openapi.json", "/redoc")
+"""Paths the API answers; the app mounted at ``/`` never sees them."""
+
+
+def _keep_api_paths(api: Any) -> None:
+    """Keep the app's mount at ``/`` off the API's paths, so a wrong method or path there
+    gets the API's own 405 / 404, not the app's page."""
+    from starlette.routing import Match, Mount
+
+    class AppMount(Mount):
+        def matches(self, scope: Any) -> tuple[Match, dict[str, Any]]:
+            if scope.get("path", "").startswith(API_PATHS):
+                return Match.NONE, {}
+            return super().matches(scope)
+
+    for route in api.router.routes:
+        if type(route) is Mount and route.path == "":
+            route.__class__ = AppMount
 
 
 def _print_url(url: str) -> None:
