@@ -54,6 +54,11 @@ def log(msg: str) -> None:
 
 
 def peak_rss_gib() -> float:
+    """This process's peak RSS (VmHWM: unlike ru_maxrss it does not carry over the
+    parent's peak into a child started with fork + exec)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024**2
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
 
 

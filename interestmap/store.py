@@ -37,6 +37,7 @@ The index folder that holds a store, its manifest and atomic builds are in
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import re
@@ -111,8 +112,8 @@ class StoreSettings:
     vectors_on_disk: bool = True
     hnsw_m: int = 16
     ef_construct: int = 100
-    hnsw_ef: int = 128
-    oversampling: float = 2.0
+    hnsw_ef: int = 256
+    oversampling: float = 4.0
     full_scan_kb: int = 10_000
     indexing_threshold_kb: int = 10_000
 
@@ -370,6 +371,12 @@ class IndexStore:
         """Payload fields of the clips collection that have an index."""
         return self._do(self._backend.indexed_fields, self.name(CLIPS))
 
+    @contextlib.contextmanager
+    def _writing(self, coll: str) -> Iterator[None]:
+        """Around the backend calls of one write: durable once it is left normally."""
+        yield
+        self._do(self._backend.flush, self.name(coll))
+
     def _describe(self, coll: str) -> tuple[dict[str, int], dict[str, Any]]:
         if coll not in self._meta:
             dims, meta = self._do(self._backend.describe, self.name(coll))
@@ -432,8 +439,10 @@ class IndexStore:
             payload["blocks"] = present
             payload["blockset"] = ",".join(present)
             points.append((point_id("clip", cid), vectors, payload))
-        for start in range(0, n, max(1, batch_size)):
-            self._do(self._backend.upsert, self.name(CLIPS), points[start:start + batch_size])
+        with self._writing(CLIPS):
+            for start in range(0, n, max(1, batch_size)):
+                self._do(self._backend.upsert, self.name(CLIPS),
+                         points[start:start + batch_size])
         return n
 
     def set_payload(self, ids: Sequence[str],
@@ -460,15 +469,17 @@ class IndexStore:
                 raise ConfigError(f"{len(ids)} ids but {len(payload)} payloads")
             items = [([point_id("clip", i)], _clip_payload_fields(p, None))
                      for i, p in zip(ids, payload, strict=True)]
-        for start in range(0, len(items), max(1, batch_size)):
-            self._do(self._backend.set_payload, self.name(CLIPS),
-                     items[start:start + batch_size])
+        with self._writing(CLIPS):
+            for start in range(0, len(items), max(1, batch_size)):
+                self._do(self._backend.set_payload, self.name(CLIPS),
+                         items[start:start + batch_size])
 
     def delete_clips(self, ids: Sequence[str]) -> None:
         """Remove clips by id (ids not in the index are ignored)."""
         pids = [point_id("clip", str(i)) for i in ids]
         if pids:
-            self._do(self._backend.delete, self.name(CLIPS), pids)
+            with self._writing(CLIPS):
+                self._do(self._backend.delete, self.name(CLIPS), pids)
 
     def search_clips(self, fused_query: np.ndarray, k: int = 10,
                      filters: Mapping[str, Any] | None = None,
@@ -642,12 +653,13 @@ class IndexStore:
         if len(payloads) != len(ids):
             raise ConfigError(f"{len(ids)} ids but {len(payloads)} payloads")
         _check_unique([str(i) for i in ids])
-        if replace:
-            self._do(self._backend.delete, self.name(coll), None)
         points = [(point_id(kind, i), {vname: _unit(mat[r])} if _usable(mat[r]) else {},
                    {**to_jsonable(dict(payloads[r])), "id": i}) for r, i in enumerate(ids)]
-        for start in range(0, len(points), 256):
-            self._do(self._backend.upsert, self.name(coll), points[start:start + 256])
+        with self._writing(coll):
+            if replace:
+                self._do(self._backend.delete, self.name(coll), None)
+            for start in range(0, len(points), 256):
+                self._do(self._backend.upsert, self.name(coll), points[start:start + 256])
         return len(points)
 
     def search_audiences(self, vector: np.ndarray, k: int = 5) -> list[dict[str, Any]]:

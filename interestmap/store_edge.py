@@ -11,8 +11,8 @@ One Edge *shard* per collection, each in its own folder under the store folder::
     <folder>/<name>/               one shard (edge_config.json, segments/)
     <folder>/<name>.meta.json      what interestmap knows about it (vector sizes, layout)
 
-Shards are made without a write-ahead log: every write call flushes before it returns,
-so a write is durable once the call is back. A process killed during a write can leave
+Shards are made without a write-ahead log: every write call of the store flushes
+before it returns (:meth:`EdgeBackend.flush`), so a write is durable once the call is back. A process killed during a write can leave
 that shard half-written, which is why builds write into a fresh generation that is
 published only when complete (see :mod:`interestmap.index_manifest`).
 
@@ -145,6 +145,7 @@ class EdgeBackend:
                     raise IndexError_(f"the index has no collection '{name}': build the "
                                       "index first")
                 shard = self._shards[name] = _edge().EdgeShard.load(str(self._dir(name)))
+                _warm_page_cache(self._dir(name))
             return shard
 
     def index_payload(self, name: str, fields: Mapping[str, str]) -> None:
@@ -185,7 +186,6 @@ class EdgeBackend:
         batch = [e.Point(pid, {n: v.tolist() for n, v in vecs.items()}, dict(payload))
                  for pid, vecs, payload in points]
         shard.update(e.UpdateOperation.upsert_points(batch))
-        shard.flush()
 
     def set_payload(self, name: str, items: Sequence[tuple[Sequence[str], Mapping[str, Any]]]
                     ) -> None:
@@ -193,7 +193,6 @@ class EdgeBackend:
         shard = self._shard(name)
         for pids, payload in items:
             shard.update(e.UpdateOperation.set_payload(list(pids), dict(payload)))
-        shard.flush()
 
     def delete(self, name: str, pids: Sequence[str] | None) -> None:
         """Delete points by id, or every point (``pids=None``)."""
@@ -203,7 +202,10 @@ class EdgeBackend:
             pids = [r.id for r in self._all_ids(name)]
         if pids:
             shard.update(e.UpdateOperation.delete_points(list(pids)))
-        shard.flush()
+
+    def flush(self, name: str) -> None:
+        """Make the writes so far durable (the shards have no write-ahead log)."""
+        self._shard(name).flush()
 
     def _all_ids(self, name: str) -> list[Record]:
         out, offset = [], None
@@ -254,6 +256,32 @@ class EdgeBackend:
         info = self._shard(name).info()
         return {"points": int(info.points_count), "segments": int(info.segments_count),
                 "indexed_vectors": int(info.indexed_vectors_count)}
+
+
+def _warm_page_cache(folder: Path, share_of_free: float = 0.5) -> None:
+    """Ask the kernel to read a shard's files into the page cache in the background, when
+    they fit in ``share_of_free`` of the memory available: the exact vectors stay on disk
+    (memory-mapped), and re-scoring a search's candidates would otherwise wait on the disk
+    for every vector not read before. Costs no memory of this process."""
+    if not hasattr(os, "posix_fadvise"):
+        return
+    files = [p for p in folder.rglob("*") if p.is_file()]
+    total = sum(p.stat().st_size for p in files)
+    try:
+        avail = next(int(line.split()[1]) * 1024 for line in
+                     Path("/proc/meminfo").read_text().splitlines()
+                     if line.startswith("MemAvailable:"))
+    except (OSError, StopIteration, ValueError):
+        return
+    if total > share_of_free * avail:
+        return
+    for p in files:
+        with contextlib.suppress(OSError):
+            fd = os.open(p, os.O_RDONLY)
+            try:
+                os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_WILLNEED)
+            finally:
+                os.close(fd)
 
 
 # Conversions ---------------------------------------------------------------------------

@@ -127,6 +127,9 @@ class ServerBackend:
         if pids is None or pids:
             self.client.delete(name, points_selector=selector, wait=True)
 
+    def flush(self, name: str) -> None:
+        """Writes are durable when the server answers (they wait): nothing to do."""
+
     def search(self, name: str, using: str, vector: np.ndarray, k: int,
                flt: Conditions | None, *, with_vector: bool = False,
                payload: bool | Sequence[str] = True, exact: bool = False) -> list[Record]:
