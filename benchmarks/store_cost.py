@@ -155,7 +155,7 @@ def write_new(n: int, folder: Path, quantization: str) -> dict[str, Any]:
             round(peak_rss_gib(), 3), "store": stats, "layout_dims": src.layout.total_dim}
 
 
-def open_new(folder: Path) -> dict[str, Any]:
+def open_new(folder: Path, searches: int = 200) -> dict[str, Any]:
     """(In a fresh process.) Open, search, filter; recall against the exact top 10."""
     from interestmap.store import IndexStore
 
@@ -175,7 +175,7 @@ def open_new(folder: Path) -> dict[str, Any]:
                       ("account", {"account": "@acct7"}),
                       ("time", {"since": "2024-06-01", "until": "2024-09-30"})):
         times = []
-        for r in range(200):
+        for r in range(searches):
             t0 = time.perf_counter()
             s.search_clips(queries[r % len(queries)], k=50, filters=flt,
                            fields=("account", "caption", "audience", "blocks"))
@@ -262,10 +262,12 @@ def main(argv: list[str] | None = None) -> int:
                    help="write the store here and keep it (default: a temporary folder)")
     p.add_argument("--old-rss-per-clip-kib", type=float, default=None,
                    help="old mode: refuse sizes whose open would not fit in memory")
+    p.add_argument("--searches", type=int, default=200, help="searches per kind when open")
     p.add_argument("--open-only", type=Path, help=argparse.SUPPRESS)
     a = p.parse_args(argv)
     if a.open_only:
-        print(json.dumps(open_new(a.open_only) if a.mode == "new" else open_old(a.open_only)))
+        print(json.dumps(open_new(a.open_only, a.searches) if a.mode == "new"
+                         else open_old(a.open_only)))
         return 0
     machine = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1024**3
     out: dict[str, Any] = {"mode": a.mode, "clips": a.n, "machine_gib": round(machine, 1)}
@@ -291,7 +293,8 @@ def main(argv: list[str] | None = None) -> int:
         out["disk_gib"] = folder_gib(folder)
         log(f"written in {time.perf_counter() - t0:.0f} s; opening in a fresh process")
         proc = subprocess.run([sys.executable, str(HERE / "store_cost.py"), "--n", str(a.n),
-                               "--mode", a.mode, "--open-only", str(folder)],
+                               "--mode", a.mode, "--searches", str(a.searches),
+                               "--open-only", str(folder)],
                               capture_output=True, text=True, timeout=7200)
         if proc.returncode != 0:
             out["open"] = {"failed": proc.stderr[-800:], "returncode": proc.returncode}
