@@ -10,9 +10,9 @@ from interestmap.encoders.base import Encoder
 from interestmap.encoders.context import (
     LANGUAGE_GROUPS,
     GeoEncoder,
+    LanguageEncoder,
     geo_coefficients,
     geo_kernel,
-    LanguageEncoder,
     normalize_language,
     supported_languages,
 )
