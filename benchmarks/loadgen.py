@@ -106,10 +106,12 @@ def run_load(url: str, bodies: list[bytes], clients: int, max_requests: int,
     return out
 
 
-def vector_bodies(vectors: np.ndarray, k: int = 5, k_clips: int = 5) -> list[bytes]:
-    """JSON request bodies for fused query vectors."""
+def vector_bodies(vectors: np.ndarray, k: int = 5, k_clips: int = 5,
+                  filters: dict | None = None) -> list[bytes]:
+    """JSON request bodies for fused query vectors (with ``filters`` on the clips)."""
+    extra = {"filters": filters} if filters else {}
     return [json.dumps({"vector": [round(float(x), 6) for x in v], "k": k,
-                        "k_clips": k_clips}).encode() for v in vectors]
+                        "k_clips": k_clips, **extra}).encode() for v in vectors]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -121,10 +123,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--duration", type=float, default=30.0, help="most seconds")
     p.add_argument("--k-clips", type=int, default=5)
     p.add_argument("--warmup", type=int, default=5, help="uncounted requests sent first")
+    p.add_argument("--filters", type=json.loads, default=None,
+                   help='clip filters as JSON, e.g. \'{"language": "en"}\'')
     a = p.parse_args(argv)
     if a.clients < 1 or a.requests < 1 or a.duration <= 0:
         p.error("--clients and --requests must be >= 1 and --duration > 0")
-    bodies = vector_bodies(np.load(a.vectors), k_clips=a.k_clips)
+    bodies = vector_bodies(np.load(a.vectors), k_clips=a.k_clips, filters=a.filters)
     print(json.dumps(run_load(a.url, bodies, a.clients, a.requests, a.duration, a.warmup)))
     return 0
 

@@ -2,6 +2,7 @@
 
     python benchmarks/run.py --quick > quick.json
     python benchmarks/render.py quick.json "one quiet run"   # paste under "Results"
+    python benchmarks/render.py --costs new_1000.json old_1000.json ...   # store_cost.py
 """
 
 from __future__ import annotations
@@ -59,7 +60,45 @@ def lookup_section(lk: dict[str, Any]) -> list[str]:
                  f"{lk.get(f'server_peak_rss_{s}_gib', '')} | {c1['p50_ms']} | {c1['p95_ms']} | "
                  f"{c1['p99_ms']} | {c1['rps']} | {c16['p50_ms']} | {c16['p99_ms']} | "
                  f"{c16['rps']} | {c1['errors'] + c16['errors']} |")
+    o += ["", "Filtered lookups (1 client; filters on the nearest clips) and recall@10 of the "
+          "engine's search against an exact scan (50 queries):\n",
+          "| clips | language p50 / p99 | account p50 / p99 | time p50 / p99 | recall@10 | "
+          "recall@10, language=en | store on disk GiB |", "|---|---|---|---|---|---|---|"]
+    for s in sizes:
+        f = lk[f"lookup_{s}"].get("filtered_c1")
+        if not f:
+            continue
+        cells = [f"{f[k]['p50_ms']} / {f[k]['p99_ms']}" for k in ("language", "account", "time")]
+        o.append(f"| {s} | " + " | ".join(cells) + f" | {lk.get(f'recall_at_10_{s}', '')} | "
+                 f"{lk.get(f'recall_at_10_{s}_language_en', '')} | "
+                 f"{lk.get(f'store_disk_{s}_gib', '')} |")
     return [*o, "", *notes, ""]
+
+
+def cost_table(results: list[dict[str, Any]]) -> str:
+    """``store_cost.py`` results (new and old mode, several sizes) side by side."""
+    o = ["| clips | store | write s (upsert + optimize) | disk GiB | open s | RSS to open + "
+         "search GiB | search p50 / p99 ms (k=50) | language-filtered p50 / p99 | "
+         "recall@10 |", "|---|---|---|---|---|---|---|---|---|"]
+    for r in sorted(results, key=lambda r: (r["clips"], r["mode"])):
+        name = ("Qdrant Edge (now)" if r["mode"] == "new"
+                else "qdrant-client local mode (before)")
+        if "not_measured" in r:
+            o.append(f"| {r['clips']:,} | {name} | not measured: {r['not_measured']} |"
+                     + " |" * 6)
+            continue
+        w, op = r["write"], r["open"]
+        write = (f"{w['write_s']} ({w['upsert_s']} + {w['optimize_s']})" if "upsert_s" in w
+                 else f"{w['write_s']}")
+        if "failed" in op:
+            o.append(f"| {r['clips']:,} | {name} | {write} | {r['disk_gib']} | open failed: "
+                     f"{op['failed'][-120:]} |" + " |" * 4)
+            continue
+        u, f = op["search_unfiltered"], op["search_language"]
+        o.append(f"| {r['clips']:,} | {name} | {write} | {r['disk_gib']} | {op['open_s']} | "
+                 f"{op['peak_rss_gib']} | {u['p50_ms']} / {u['p99_ms']} | {f['p50_ms']} / "
+                 f"{f['p99_ms']} | {op.get('recall_at_10', 'exact scan')} |")
+    return "\n".join(o)
 
 
 def map_section(m: dict[str, Any]) -> list[str]:
@@ -96,6 +135,10 @@ def main(argv: list[str]) -> int:
     if not argv:
         print(__doc__, file=sys.stderr)
         return 2
+    if argv[0] == "--costs":  # store_cost.py outputs, one file each
+        print(cost_table([json.loads(Path(a).read_text(encoding="utf-8").strip()
+                                     .splitlines()[-1]) for a in argv[1:]]))
+        return 0
     text = Path(argv[0]).read_text(encoding="utf-8").strip().splitlines()[-1]
     print(render(json.loads(text), argv[1] if len(argv) > 1 else "one run"))
     return 0

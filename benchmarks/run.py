@@ -200,7 +200,9 @@ def real_clips(n: int) -> list[Any]:
     rng = np.random.default_rng(0)
     pick = rng.permutation(len(rows))[:n]
     return [Clip(caption=rows[i]["text"], language=rows[i]["lang"], id=f"real-{i}",
-                 account=f"@acct{i % 40}") for i in pick]
+                 account=f"@acct{i % 40}",
+                 published_at=f"2024-{1 + i % 12:02d}-{1 + i % 28:02d}T12:00:00Z")
+            for i in pick]
 
 
 def jitter_blocks(blocks_r: dict[str, np.ndarray], src: np.ndarray,
@@ -222,7 +224,8 @@ def jitter_blocks(blocks_r: dict[str, np.ndarray], src: np.ndarray,
 def grow_index(index_dir: Path, n_total: int, encoder: Any, seed: int = 0
                ) -> dict[str, float]:
     """Add stored clips, jittered from the real ones (see :func:`jitter_blocks`), to a
-    built index until it holds ``n_total``; the write time (jittering not counted)."""
+    built index until it holds ``n_total``, then build its search graph; the write time
+    (upserts + optimize, jittering not counted)."""
     from interestmap.fusion import BLOCKS
     from interestmap.index_manifest import open_index
 
@@ -244,10 +247,38 @@ def grow_index(index_dir: Path, n_total: int, encoder: Any, seed: int = 0
             payloads = [dict(copy.deepcopy(real[j]), id=f"syn-{n_have + lo + i}")
                         for i, j in enumerate(src)]
             t0 = time.perf_counter()
-            written += store.upsert_clips([p["id"] for p in payloads], fused, part,
+            written += store.upsert_clips([p["id"] for p in payloads], fused, None,
                                           fuser.presence(fused), payloads)
             write_s += time.perf_counter() - t0
-        return {"clips": n_have + written, "write_s": round(write_s, 2)}
+        t0 = time.perf_counter()
+        store.optimize()
+        optimize_s = time.perf_counter() - t0
+        return {"clips": n_have + written, "upsert_s": round(write_s, 2),
+                "optimize_s": round(optimize_s, 2), "write_s": round(write_s + optimize_s, 2),
+                "store": store.stats()}
+
+
+def recall_at_10(index_dir: Path, queries: np.ndarray,
+                 filters: dict[str, Any] | None = None) -> float:
+    """Mean share of the exact top 10 (a full scan of the exact vectors) that the
+    engine's search (HNSW over quantised vectors, re-scored) finds."""
+    from interestmap.index_manifest import open_index
+
+    shares = []
+    with open_index(index_dir) as ix:
+        for q in queries:
+            want = [h["id"] for h in ix.store.search_clips(q, k=10, filters=filters,
+                                                          exact=True)]
+            got = {h["id"] for h in ix.store.search_clips(q, k=10, filters=filters)}
+            if want:
+                shares.append(len(got & set(want)) / len(want))
+    return round(float(np.mean(shares)), 4)
+
+
+def folder_gib(path: Path) -> float:
+    """Bytes on disk under ``path``, GiB."""
+    return round(sum(p.stat().st_blocks * 512 for p in path.rglob("*") if p.is_file())
+                 / 1024**3, 3)
 
 
 def memory_verdict(n: int, measured: dict[int, float]) -> dict[str, Any] | None:
@@ -268,6 +299,24 @@ def memory_verdict(n: int, measured: dict[int, float]) -> dict[str, Any] | None:
         f"{n:,} need ~{need:.0f} GiB and this machine has {have:.0f} GiB; use a Qdrant "
         "server (--qdrant-url) for this size"),
         "estimated_server_gib": round(need, 1), "machine_gib": round(have, 1)}
+
+
+FILTERED = {"language": {"language": "en"}, "account": {"account": "@acct7"},
+            "time": {"since": "2024-06-01", "until": "2024-09-30"}}
+"""Filtered lookups measured at each size (about 1/4, 1/40 and 1/3 of the clips)."""
+
+
+def filtered_runs(url: str, queries: Path, quick: bool) -> dict[str, Any]:
+    """One client, each filter of :data:`FILTERED` on the nearest clips."""
+    out = {}
+    for name, flt in FILTERED.items():
+        r = run_json([str(HERE / "loadgen.py"), "--url", url, "--vectors", str(queries),
+                      "--clients", "1", "--requests", "200" if quick else "1000",
+                      "--duration", "30" if quick else "120", "--filters", json.dumps(flt)],
+                     timeout_s=400)
+        out[name] = {k: r[k] for k in ("p50_ms", "p95_ms", "p99_ms", "rps", "requests",
+                                       "errors")}
+    return out
 
 
 def load_runs(url: str, queries: Path, quick: bool) -> dict[str, Any]:
@@ -331,10 +380,18 @@ def bench_lookup(quick: bool, tmp: Path, qdrant_url: str | None = None) -> dict[
         with Server(base, tmp / f"server-{name}.log") as srv:
             out[f"serve_start_{name}_s"] = round(time.perf_counter() - t0, 2)
             out[f"lookup_{name}"] = load_runs(srv.url, qfile, quick)
+            out[f"lookup_{name}"]["filtered_c1"] = filtered_runs(srv.url, qfile, quick)
             rss = out[f"server_peak_rss_{name}_gib"] = srv.peak_rss_gib()
             if rss is not None:
                 server_gib[n] = rss
-        log(f"lookup {name}: {out[f'lookup_{name}']}")
+        if not qdrant_url:
+            out[f"store_disk_{name}_gib"] = folder_gib(base)
+        recall_q = queries[:50] + rng.normal(0, 0.02, queries[:50].shape).astype(np.float32)
+        out[f"recall_at_10_{name}"] = recall_at_10(base, recall_q)
+        out[f"recall_at_10_{name}_language_en"] = recall_at_10(base, recall_q,
+                                                               FILTERED["language"])
+        log(f"lookup {name}: {out[f'lookup_{name}']}, recall@10 "
+            f"{out[f'recall_at_10_{name}']}")
     if qdrant_url:
         with open_index(base) as ix:
             ix.store.drop()

@@ -423,6 +423,19 @@ def _places() -> list[str]:
     return list_places()
 
 
+def mount(api: Any, demo: gr.Blocks, path: str = "/") -> Any:
+    """Mount the app on a FastAPI server (the HTTP API's), with the same look as
+    :func:`launch`: one process, one open index, the app at ``path``."""
+    from .thumbnails import thumbs_dir
+
+    thumbs = thumbs_dir()
+    thumbs.mkdir(parents=True, exist_ok=True)
+    return gr.mount_gradio_app(api, demo.queue(default_concurrency_limit=2), path=path,
+                               css=CSS, head=HEAD, theme=gr.themes.Soft(),
+                               allowed_paths=[str(Path(thumbs))], show_error=False,
+                               footer_links=["api"])
+
+
 def launch(demo: gr.Blocks, host: str = "127.0.0.1", port: int = 7860, **kwargs: Any) -> Any:
     """Serve the app (queue on, our theme, styles and click hooks; thumbnails allowed)."""
     from .thumbnails import thumbs_dir

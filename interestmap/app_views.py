@@ -118,6 +118,22 @@ def get_index(choice: str | None, progress: Progress | None = None) -> Any:
         return idx
 
 
+def open_for_serving(index_dir: str | Path | None, qdrant_url: str | None = None,
+                     progress: Progress | None = None) -> Any:
+    """The index a server serves, opened once and shared with the app's views."""
+    from .index import InterestIndex
+
+    if qdrant_url is None:
+        return get_index(str(index_dir) if index_dir else DEFAULT_CHOICE, progress=progress)
+    if index_dir is None:
+        raise InterestmapError("--qdrant-url needs --index (the folder of that index)")
+    d = Path(index_dir).expanduser().resolve()
+    idx = InterestIndex.open(d, qdrant_url=qdrant_url)
+    with _LOCK:
+        _OPEN[d] = (str(idx.manifest.get("data", "")), idx)
+    return idx
+
+
 def close_all() -> None:
     """Close every index the app opened (on shutdown)."""
     with _LOCK:

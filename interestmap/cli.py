@@ -241,20 +241,24 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     serve(args.index, host=args.host, port=args.port, token=args.token,
           max_upload_mb=args.max_upload_mb, log_level=args.log_level,
-          qdrant_url=args.qdrant_url)
+          qdrant_url=args.qdrant_url, app=not args.no_app)
     return EXIT_OK
 
 
-@command("serve", "serve the HTTP API (nearest audience, analyze, what-if) over an index")
+@command("serve", "serve the app (at /) and the HTTP API (at /v1) over an index, in one "
+                  "process")
 def _build_serve(p: argparse.ArgumentParser) -> None:
     from .server import DEFAULT_HOST, DEFAULT_PORT
 
     _add_index_options(p)
-    p.add_argument("--host", default=DEFAULT_HOST,
-                   help=f"address to listen on (default {DEFAULT_HOST}, this machine only); "
-                        "any other address needs a token")
-    p.add_argument("--port", type=int, default=DEFAULT_PORT,
-                   help=f"port (default {DEFAULT_PORT}; 0 picks a free one)")
+    p.add_argument("--host", default=None,
+                   help=f"address to listen on (default $GRADIO_SERVER_NAME, else "
+                        f"{DEFAULT_HOST}: this machine only); any other address needs a token")
+    p.add_argument("--port", type=int, default=None,
+                   help=f"port (default $GRADIO_SERVER_PORT, else {DEFAULT_PORT}; 0 picks a "
+                        "free one)")
+    p.add_argument("--no-app", action="store_true",
+                   help="serve the HTTP API only, without the Gradio app at /")
     p.add_argument("--token", default=None,
                    help="require 'Authorization: Bearer TOKEN' on /v1 endpoints (default: "
                         "$INTERESTMAP_API_TOKEN; prefer the variable, a --token is visible "

@@ -36,3 +36,7 @@ class IndexError_(InterestmapError):
 
 class CorpusError(InterestmapError):
     """A corpus (folder or manifest of clips) is missing, empty, or unreadable as a whole."""
+
+
+class IndexBusyError(IndexError_):
+    """An index is open in another program (only one process may open it at a time)."""

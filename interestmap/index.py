@@ -28,7 +28,7 @@ from . import __version__
 from .cache import EncodeCache, content_key, layout_identity
 from .clip import Clip, EncodedClip
 from .encoders.base import l2_normalize
-from .errors import ConfigError, IndexError_, InterestmapError
+from .errors import ConfigError, IndexBusyError, IndexError_, InterestmapError
 from .fusion import BLOCKS, Fuser, FusionLayout
 from .index_manifest import begin_build, cache_dir, check_query_layout, open_index
 from .pipeline import ClipEncoder, iter_texts
@@ -390,9 +390,10 @@ class InterestIndex:
         self.dir: Path = opened.dir
         self.manifest: dict[str, Any] = opened.manifest
         self.store = opened.store
-        # One in-memory lookup at a time: each already uses every core (BLAS); side by
-        # side they only fight over them (16 threads at once ran 6x slower in all,
-        # measured). Lookups that wait on a server or on Qdrant's filtering run freely.
+        # One embedded lookup at a time: each already uses every core (the engine's search
+        # threads, BLAS in the map placement); side by side they only fight over them
+        # (16 at once gave 28 requests/s against 186 for one at a time, measured).
+        # Lookups that wait on a Qdrant server run freely.
         self._lookup_lock = threading.Lock()
 
     @classmethod
@@ -500,9 +501,9 @@ class InterestIndex:
         attribution) and clips of one clip, plus where it lands on the map."""
         if k < 1 or k_clips < 0:
             raise InterestmapError("k must be >= 1 and k_clips >= 0")
-        in_memory = self.store.embedded and not filters
-        with self._lookup_lock if in_memory else contextlib.nullcontext():
-            return self._nearest(self._query_matrix(query)[:1], k, k_clips, filters)
+        q = self._query_matrix(query)[:1]
+        with self._lookup_lock if self.store.embedded else contextlib.nullcontext():
+            return self._nearest(q, k, k_clips, filters)
 
     def _nearest(self, q: np.ndarray, k: int, k_clips: int,
                  filters: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -535,14 +536,20 @@ class InterestIndex:
     def nearest_clips(self, fused: np.ndarray, k: int = 5,
                       filters: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
         """The ``k`` most similar clips: Qdrant finds candidates by the fused vector, then
-        they are re-ranked by the exact block-wise similarity over shared blocks."""
+        they are re-ranked by the exact block-wise similarity over shared blocks.
+
+        The re-rank needs no vectors: the fused cosine is ``sum_S w_b cos_b /
+        sqrt(W_q W_c)`` over the shared blocks S (``W``: the weight of the blocks each
+        side has), and the similarity is ``sum_S w_b cos_b / W_S``; so it is the engine's
+        exact score times ``sqrt(W_q W_c) / W_S``, from which blocks each clip has.
+        """
         q = self._query_matrix(fused)[:1]
-        hits = self.store.search_clips(q[0], k=max(50, 5 * k), filters=filters,
-                                       with_fused=True)
+        hits = self.store.search_clips(
+            q[0], k=max(50, 5 * k), filters=filters,
+            fields=("account", "caption", "audience", "blocks"))
         if not hits:
             return []
-        cand = np.stack([h["fused"] for h in hits])
-        sims = self.fuser.similarity(q, cand)[0]
+        sims = self._shared_block_similarity(q[0], hits)
         out = []
         for j in np.argsort(-sims)[:k]:
             p = hits[j]["payload"]
@@ -550,6 +557,21 @@ class InterestIndex:
                         "caption": p.get("caption"), "audience": p.get("audience"),
                         "similarity": round(float(sims[j]), 4)})
         return out
+
+    def _shared_block_similarity(self, q: np.ndarray, hits: list[dict[str, Any]]
+                                 ) -> np.ndarray:
+        """:meth:`Fuser.similarity` of the query and each hit, from the hit's score."""
+        weights = self.layout.weights
+        have_q = {b for b, p in zip(BLOCKS, self.fuser.presence(q)[0], strict=True) if p}
+        w_q = sum(weights[b] for b in have_q)
+        sims = np.zeros(len(hits), dtype=np.float64)
+        for j, h in enumerate(hits):
+            have_c = set(h["payload"].get("blocks") or ())
+            w_c = sum(weights[b] for b in have_c)
+            w_s = sum(weights[b] for b in have_q & have_c)
+            if w_s > 0:
+                sims[j] = h["score"] * np.sqrt(w_q * w_c) / w_s
+        return sims
 
     def clips_frame(self, filters: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
         """Every clip's payload (id, account, audience, probability, x, y, caption, ...)."""
@@ -590,6 +612,8 @@ def ensure_default_index(index_dir: str | Path | None = None,
     d = Path(index_dir) if index_dir else indexes_root() / DEFAULT_INDEX_NAME
     try:
         return InterestIndex.open(d)
+    except IndexBusyError:
+        raise  # open elsewhere: building it again would not help
     except IndexError_:
         pass
     build_index(atlas_clips(), d, encoder=ClipEncoder(),

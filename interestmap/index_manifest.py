@@ -4,11 +4,12 @@ An index is a folder ``DIR``::
 
     DIR/manifest.json      written last, by temp file + fsync + os.replace: the index
                            exists (and is complete) exactly when this file does
-    DIR/data-<token>/      the published generation: qdrant/ (embedded Qdrant data) and
+    DIR/data-<token>/      the published generation: qdrant/ (the embedded store) and
                            any artefacts the build saved (projection model, ...)
     DIR/cache/             the encode cache (see cache.py): kept across builds
     DIR/.building-<token>/ a build in progress; never opened by readers
     DIR/.build.lock        held while a build runs: one build per folder at a time
+    DIR/.serving.json      while a server has the index open: its URL and process id
 
 A build (:func:`begin_build`) writes a fresh generation into ``.building-<token>/``,
 rebuilding the Qdrant data from the encode cache (cheap: vectors are cached, only new
@@ -18,6 +19,13 @@ manifest and its generation untouched (or no manifest, for a first build, which
 :func:`read_manifest` reports as an interrupted build); the next build removes the
 leftovers and, thanks to the cache, resumes where the killed one stopped. A replaced
 generation that a reader still has open is kept until a later build finds it closed.
+
+Only one process may open an embedded index at a time; a second one is told which
+program has it, and the URL of the server when it is an ``interestmap serve`` (from
+``.serving.json``).
+
+Format 1 indexes (qdrant-client's local mode, one vector per block) are refused with a
+message that says how to rebuild them; the encode cache makes the rebuild quick.
 
 On a Qdrant server the same scheme runs on collection names: each generation has its
 own collection prefix, recorded in the manifest, and the replaced generation's
@@ -33,6 +41,7 @@ import os
 import re
 import secrets
 import shutil
+import socket
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -41,7 +50,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .errors import IndexError_, InterestmapError
+from .errors import IndexBusyError, IndexError_, InterestmapError
 from .fusion import FusionLayout
 from .store import (
     IndexStore,
@@ -54,14 +63,18 @@ from .store import (
 log = logging.getLogger(__name__)
 
 MANIFEST_NAME = "manifest.json"
-MANIFEST_FORMAT = 1
-"""Version of the manifest and index folder layout; bumped on incompatible changes."""
+MANIFEST_FORMAT = 2
+"""Version of the manifest and index folder layout; bumped on incompatible changes.
+
+2: the embedded store is Qdrant Edge with one fused vector per clip (1: qdrant-client's
+local mode with one vector per block)."""
 CACHE_DIRNAME = "cache"
 QDRANT_DIRNAME = "qdrant"
 _BUILDING = ".building-"
 _DATA = "data-"
 _BUILD_LOCK = ".build.lock"
 _INDEX_ID = ".index-id"
+SERVING_NAME = ".serving.json"
 
 
 # Manifest ------------------------------------------------------------------------------
@@ -191,6 +204,12 @@ def open_index(index_dir: str | Path, url: str | None = None,
     """
     d = Path(index_dir).expanduser().resolve()
     manifest = read_manifest(d)
+    if int(manifest["format"]) < MANIFEST_FORMAT:
+        source = manifest.get("source") or "YOUR_CORPUS"
+        raise IndexError_(
+            f"the index at {d} was built by an older interestmap (format "
+            f"{manifest['format']}) whose store this version cannot open: rebuild it with "
+            f"`interestmap index build {source} --index {d}`")
     data_dir = d / str(manifest.get("data", ""))
     q = manifest.get("qdrant") or {}
     if not manifest.get("data") or not data_dir.is_dir():
@@ -205,8 +224,54 @@ def open_index(index_dir: str | Path, url: str | None = None,
         if not qpath.is_dir():
             raise IndexError_(f"index at {d} is not complete (an interrupted build?): run "
                               "`interestmap index build` again to resume")
-        store = IndexStore(path=qpath)
+        try:
+            store = IndexStore(path=qpath)
+        except IndexBusyError as e:
+            url = serving_url(d)
+            if url:
+                raise IndexBusyError(
+                    f"the index at {d} is open in the interestmap server at {url}: use it "
+                    f"there (the app at {url}/, the API at {url}/v1/...), or stop that "
+                    "server first") from e
+            raise IndexBusyError(
+                f"the index at {d} is open in another program (an interestmap app, API or "
+                "build?): close it first, or use that program") from e
     return OpenIndex(dir=d, manifest=manifest, store=store, data_dir=data_dir)
+
+
+# The server that has an index open -----------------------------------------------------
+def mark_serving(index_dir: str | Path, url: str) -> Path:
+    """Write ``DIR/.serving.json`` (this process serves the index at ``url``)."""
+    path = Path(index_dir).expanduser().resolve() / SERVING_NAME
+    _atomic_write_text(path, json.dumps({"url": url, "pid": os.getpid(),
+                                         "host": socket.gethostname()}) + "\n")
+    return path
+
+
+def unmark_serving(index_dir: str | Path) -> None:
+    """Remove ``DIR/.serving.json`` if this process wrote it."""
+    path = Path(index_dir).expanduser().resolve() / SERVING_NAME
+    with contextlib.suppress(OSError, ValueError, KeyError):
+        if json.loads(path.read_text(encoding="utf-8"))["pid"] == os.getpid():
+            path.unlink()
+
+
+def serving_url(index_dir: str | Path) -> str | None:
+    """The URL of the live server that has the index open (from ``.serving.json``)."""
+    path = Path(index_dir).expanduser().resolve() / SERVING_NAME
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        pid, url = int(data["pid"]), str(data["url"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if data.get("host") == socket.gethostname():
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return None  # left by a server that was killed
+        except PermissionError:
+            pass
+    return url
 
 
 class IndexBuild:
@@ -274,6 +339,8 @@ class IndexBuild:
         if self._done:
             raise IndexError_("this build is already finished")
         for s in self._stores:
+            if not s.closed:
+                s.optimize()  # the search graph is built once, before anyone reads
             s.close()
         close_embedded_under(self.staging)
         data_name = f"{_DATA}{self.token}"

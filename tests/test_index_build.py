@@ -16,6 +16,7 @@ from test_store import make_corpus, make_layout
 
 from interestmap.errors import EncoderMismatchError, IndexError_
 from interestmap.index_manifest import (
+    MANIFEST_FORMAT,
     MANIFEST_NAME,
     begin_build,
     cache_dir,
@@ -50,7 +51,7 @@ def test_published_index_opens_with_its_manifest(tmp_path):
     c = build(tmp_path / "idx")
     with open_index(tmp_path / "idx") as ix:
         m = ix.manifest
-        assert m["format"] == 1 and m["counts"] == {"clips": 20}
+        assert m["format"] == MANIFEST_FORMAT == 2 and m["counts"] == {"clips": 20}
         assert m["layout"] == c["layout"].as_dict()
         assert m["created_at"] and m["updated_at"] and m["interestmap_version"]
         assert ix.layout.total_dim == c["fused"].shape[1]
@@ -192,3 +193,52 @@ def test_manifest_values_are_made_json_safe(tmp_path):
                                             "projection": {"min_dist": np.float32(0.1)}})
     assert read_manifest(tmp_path / "idx")["counts"]["clips"] == 3
     assert out["projection"]["min_dist"] == pytest.approx(0.1)
+
+
+def test_an_index_of_the_old_format_says_how_to_rebuild_it(tmp_path):
+    # format 1: qdrant-client local mode, one vector per block (before Qdrant Edge)
+    idx = tmp_path / "idx"
+    (idx / "data-old" / "qdrant" / "collection" / "clips").mkdir(parents=True)
+    (idx / "data-old" / "qdrant" / "meta.json").write_text("{}")
+    (idx / MANIFEST_NAME).write_text(json.dumps(
+        {"format": 1, "data": "data-old", "source": "/corpora/shop.jsonl",
+         "qdrant": {"mode": "embedded", "path": "data-old/qdrant"}}))
+    with pytest.raises(IndexError_) as e:
+        open_index(idx)
+    msg = str(e.value)
+    assert "older interestmap" in msg and "\n" not in msg
+    assert f"interestmap index build /corpora/shop.jsonl --index {idx.resolve()}" in msg
+    build(idx)  # the rebuild it names works in place and replaces the old generation
+    with open_index(idx) as ix:
+        assert ix.manifest["format"] == 2 and ix.store.count() == 20
+    assert generations(idx) == [ix.manifest["data"]]
+
+
+def test_an_index_open_in_another_process_names_its_server(tmp_path):
+    from interestmap.errors import IndexBusyError
+    from interestmap.index_manifest import mark_serving, serving_url, unmark_serving
+
+    build(tmp_path / "idx")
+    code = textwrap.dedent(f"""
+        import time
+        from interestmap.index_manifest import mark_serving, open_index
+        ix = open_index({str(tmp_path / "idx")!r})
+        mark_serving({str(tmp_path / "idx")!r}, "http://127.0.0.1:8123")
+        print("open", flush=True)
+        time.sleep(60)
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=REPO, stdout=subprocess.PIPE,
+                            text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+    try:
+        assert proc.stdout.readline().strip() == "open"
+        with pytest.raises(IndexBusyError, match="open in the interestmap server at "
+                                                 "http://127.0.0.1:8123"):
+            open_index(tmp_path / "idx")
+    finally:
+        proc.kill()
+        proc.wait(timeout=30)
+    assert serving_url(tmp_path / "idx") is None  # its server is gone: the note is stale
+    mark_serving(tmp_path / "idx", "http://x:1")
+    assert serving_url(tmp_path / "idx") == "http://x:1"
+    unmark_serving(tmp_path / "idx")
+    assert not (tmp_path / "idx" / ".serving.json").exists()

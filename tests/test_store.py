@@ -19,7 +19,7 @@ import pytest
 
 from interestmap.errors import ConfigError, EncoderMismatchError, IndexError_
 from interestmap.fusion import BLOCKS, Fuser, FusionLayout
-from interestmap.store import IndexStore, point_id
+from interestmap.store import IndexStore, StoreSettings, point_id
 
 DIMS = {"caption": 24, "ocr": 24, "speech": 24, "visual": 16, "visual_semantics": 24,
         "audio": 12, "language": 8, "geo": 6}
@@ -77,18 +77,35 @@ def cosine_top(fused: np.ndarray, q: np.ndarray, mask: np.ndarray, k: int) -> li
     return [int(i) for i in order[:k] if np.isfinite(sims[i])]
 
 
-@pytest.fixture(params=["embedded", "server"])
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:.*(have no effect in the local Qdrant|Local mode performs exact).*:UserWarning")
+
+BACKENDS = ["edge", "server-emulated", "server"]
+"""``edge``: the embedded Qdrant engine (Qdrant Edge). ``server``: a real Qdrant server at
+$QDRANT_URL (skipped without one). ``server-emulated``: the server backend's own code
+(filters, payloads, metadata, search parameters) run on qdrant-client's in-memory
+emulation of the server API, so that code is exercised even where no server runs."""
+
+
+def open_store(kind: str, tmp_path: Path) -> IndexStore:
+    if kind == "edge":
+        return IndexStore(path=tmp_path / "qdrant")
+    if kind == "server-emulated":
+        from qdrant_client import QdrantClient
+
+        return IndexStore.on_client(QdrantClient(location=":memory:"), prefix="emu_")
+    url = os.environ.get("QDRANT_URL")
+    if not url:
+        pytest.skip("set QDRANT_URL (e.g. http://localhost:6333) to run the store tests "
+                    "against a real Qdrant server")
+    return IndexStore(url=url, api_key=os.environ.get("QDRANT_API_KEY"),
+                      prefix=f"imtest{secrets.token_hex(3)}_")
+
+
+@pytest.fixture(params=BACKENDS)
 def store(request, tmp_path):
-    """A fresh store: embedded in tmp_path, or on $QDRANT_URL under a random prefix."""
-    if request.param == "embedded":
-        s = IndexStore(path=tmp_path / "qdrant")
-    else:
-        url = os.environ.get("QDRANT_URL")
-        if not url:
-            pytest.skip("set QDRANT_URL (e.g. http://localhost:6333) to run the store tests "
-                        "against a Qdrant server")
-        s = IndexStore(url=url, api_key=os.environ.get("QDRANT_API_KEY"),
-                       prefix=f"imtest{secrets.token_hex(3)}_")
+    """A fresh store on each backend (a server store under a random prefix)."""
+    s = open_store(request.param, tmp_path)
     yield s
     if request.param == "server":
         s.drop()
@@ -135,65 +152,55 @@ def test_fused_vectors_come_back_with_hits(store, corpus):
                                                abs=1e-5)
 
 
-def _no_qdrant_search(monkeypatch, store: IndexStore) -> None:
-    """Make Qdrant's own search fail, so a passing search must come from the matrix."""
-    def refuse(*a, **kw):
-        raise AssertionError("Qdrant's brute-force search was used")
-    monkeypatch.setattr(store._client, "query_points", refuse)
+def test_every_filter_uses_a_payload_index(store, corpus):
+    # a filtered search narrows candidates through payload indexes, never by a scan
+    from interestmap.store import PAYLOAD_INDEXES, parse_filters
+
+    load(store, corpus)
+    if store.url != "(client)":  # the in-memory emulation keeps no payload indexes
+        assert set(PAYLOAD_INDEXES) <= store.indexed_fields()
+    every = {"account": "bob", "language": "en", "media_kind": "video", "labels": "food",
+             "audience": 1, "since": "2024-01-01", "until": "2025-01-01",
+             "near": {"lat": 0, "lon": 0, "radius_km": 1}, "has_block": "speech"}
+    keys = {c.key for c in parse_filters(every).must}
+    assert keys <= set(PAYLOAD_INDEXES), keys - set(PAYLOAD_INDEXES)
 
 
-def test_embedded_in_memory_search_agrees_with_qdrant(tmp_path, corpus, monkeypatch):
-    # unfiltered embedded searches use the in-memory matrix; Qdrant's own search is the
-    # reference (ranking and scores)
-    with IndexStore(path=tmp_path / "q") as s:
-        load(s, corpus)
-        rng = np.random.default_rng(3)
-        queries = [corpus["fused"][qi] + 0.1 * rng.normal(size=corpus["fused"].shape[1])
-                   for qi in rng.choice(240, size=8, replace=False)]
-        refs = [s._search("clips", "fused", q, 12, None) for q in queries]
-        _no_qdrant_search(monkeypatch, s)
-        for q, ref in zip(queries, refs, strict=True):
-            mine = s.search_clips(q, k=12)
-            assert [h["id"] for h in mine] == [h["id"] for h in ref]
-            np.testing.assert_allclose([h["score"] for h in mine],
-                                       [h["score"] for h in ref], atol=1e-5)
-            assert [h["payload"] for h in mine] == [h["payload"] for h in ref]
-        assert len(s.search_clips(corpus["fused"][0], k=1000)) == 240
-        hit = s.search_clips(corpus["fused"][0], k=1, with_fused=True)[0]
-        with pytest.raises(ValueError):  # rows of the shared matrix: read-only
-            hit["fused"][:] = 0
+def test_graph_search_after_optimize_matches_exact_search(tmp_path):
+    # past the engine's full-scan size the search walks an HNSW graph over quantised
+    # vectors and re-scores its candidates: compare with the exact scan
+    c = make_corpus(3000, seed=11)
+    settings = StoreSettings(full_scan_kb=10, indexing_threshold_kb=10)
+    with IndexStore(path=tmp_path / "q", settings=settings) as s:
+        s.create(c["layout"])
+        s.upsert_clips(c["ids"], c["fused"], None, None, c["payloads"])
+        s.optimize()
+        assert s.stats()["indexed_vectors"] == 3000
+        rng = np.random.default_rng(2)
+        recall = []
+        for qi in rng.choice(3000, size=20, replace=False):
+            q = c["fused"][qi] + 0.05 * rng.normal(size=c["fused"].shape[1])
+            got = [h["id"] for h in s.search_clips(q, k=10)]
+            exact = [h["id"] for h in s.search_clips(q, k=10, exact=True)]
+            want = [c["ids"][i] for i in cosine_top(c["fused"], q, np.ones(3000, bool), 10)]
+            assert exact == want
+            recall.append(len(set(got) & set(want)) / 10)
+            assert got[0] == c["ids"][qi]
+        assert np.mean(recall) >= 0.98
 
 
-def test_in_memory_search_keeps_prefixes_apart(tmp_path, monkeypatch):
-    a_data, b_data = make_corpus(30, seed=1), make_corpus(30, seed=2)
-    with IndexStore(path=tmp_path / "q", prefix="a_") as a, \
-            IndexStore(path=tmp_path / "q", prefix="b_") as b:
-        load(a, a_data)
-        load(b, b_data)
-        _no_qdrant_search(monkeypatch, a)  # one client: b's searches are covered too
-        for i in (0, 7, 21):
-            assert a.search_clips(a_data["fused"][i], k=1)[0]["score"] == pytest.approx(1.0)
-            top = b.search_clips(b_data["fused"][i], k=1)[0]
-            assert top["id"] == b_data["ids"][i] and top["score"] == pytest.approx(1.0)
-            assert top["payload"]["caption"] == b_data["payloads"][i]["caption"]
-
-
-def test_in_memory_search_sees_every_write(tmp_path, corpus, monkeypatch):
-    # two handles on one folder share a client: a write through either one is seen at once
-    with IndexStore(path=tmp_path / "q") as a, IndexStore(path=tmp_path / "q") as b:
-        load(a, corpus)
-        _no_qdrant_search(monkeypatch, a)
-        q = corpus["fused"][5]
-        assert b.search_clips(q, k=1)[0]["id"] == corpus["ids"][5]  # matrix read
-        twin = {k: v[5:6] for k, v in corpus["blocks"].items()}
-        a.upsert_clips(["twin"], corpus["fused"][5:6], twin, corpus["presence"][5:6],
-                       [dict(corpus["payloads"][5], caption="the twin")])
-        assert {h["id"] for h in b.search_clips(q, k=2)} == {"twin", corpus["ids"][5]}
-        a.delete_clips([corpus["ids"][5], "twin"])
-        assert corpus["ids"][5] not in [h["id"] for h in b.search_clips(q, k=10)]
-        assert "twin" not in [h["id"] for h in b.search_clips(q, k=10)]
-        a.create(corpus["layout"], recreate=True)
-        assert b.search_clips(q, k=3) == []
+def test_block_search_scores_are_the_block_cosine(store, corpus):
+    load(store, corpus)
+    q = corpus["blocks"]["caption"][3] + 0.3 * corpus["blocks"]["caption"][4]
+    hits = store.search_block("caption", q, k=12, filters={"language": ["en", "es"]})
+    unit = corpus["blocks"]["caption"] / np.linalg.norm(corpus["blocks"]["caption"], axis=1,
+                                                        keepdims=True)
+    cos = unit @ (q / np.linalg.norm(q))
+    mask = np.array([p["language"] in ("en", "es") for p in corpus["payloads"]])
+    want = [corpus["ids"][i] for i in np.argsort(-np.where(mask, cos, -np.inf))[:12]]
+    assert [h["id"] for h in hits] == want
+    for h in hits:
+        assert h["score"] == pytest.approx(float(cos[corpus["ids"].index(h["id"])]), abs=1e-4)
 
 
 def test_filters_match_brute_force(store, corpus):
@@ -361,7 +368,7 @@ def test_same_folder_shares_one_client_in_a_process(tmp_path):
     c = make_corpus(10, seed=6)
     a = IndexStore(path=tmp_path / "q")
     b = IndexStore(path=tmp_path / "sub" / ".." / "q")  # same folder, other spelling
-    assert a._client is b._client
+    assert a._backend is b._backend
     load(a, c)
     assert b.count() == 10
     a.close()

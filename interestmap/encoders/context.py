@@ -9,6 +9,10 @@ meaningful similarity (see :mod:`interestmap.fusion`: only block cosines count).
 * :class:`GeoEncoder` -- cosine decays smoothly with great-circle distance: about 1 in
   the same city, 0.94 at 300 km, 0.4 at 1,500 km and ~0 between continents.
 
+Both are as compact as their cosines allow (every clip stores them inside its fused
+vector): 83 dims for 83 languages (exact), 529 for the geo kernel (within 0.026 of it
+everywhere on Earth, the same in every direction).
+
 A missing language or place encodes as a zero row: the fuser treats it as a missing
 block, never as "similar to nothing".
 """
@@ -140,11 +144,12 @@ def normalize_language(code: str | None) -> str | None:
 class LanguageEncoder(Encoder):
     """ISO 639-1 language code -> unit vector; cosine = how much two audiences overlap.
 
-    Each language gets its own axis plus one shared axis per group it belongs to
-    (:data:`LANGUAGE_GROUPS`), weighted so that two languages' cosine is exactly the sum
-    of :data:`DEFAULT_SHARES` over the groups they share: 1 for the same language, e.g.
-    0.25 for two Romance languages, 0.60 for Spanish-Portuguese, 0 for unrelated ones.
-    Codes are normalised (:func:`normalize_language`); unknown or None -> zero row.
+    Two languages' cosine is exactly the sum of :data:`DEFAULT_SHARES` over the groups
+    (:data:`LANGUAGE_GROUPS`) they share: 1 for the same language, e.g. 0.25 for two
+    Romance languages, 0.60 for Spanish-Portuguese, 0 for unrelated ones. The vectors are
+    the rows of the Cholesky factor of that cosine matrix: one dimension per language
+    (83), the fewest that give every cosine exactly. Codes are normalised
+    (:func:`normalize_language`); unknown or None -> zero row.
     """
 
     modality = "language"
@@ -164,8 +169,11 @@ class LanguageEncoder(Encoder):
     @property
     def info(self) -> EncoderInfo:
         axis, table = self._table
-        digest = hashlib.sha1(table.tobytes()).hexdigest()[:8]
-        return EncoderInfo(name="language-groups", version=f"1-{digest}", dim=table.shape[1],
+        # digest of what defines the cosines (not of float bits, which BLAS may vary)
+        spec = repr((sorted(axis), LANGUAGE_GROUPS, float(self.family_share),
+                     float(self.close_share), float(self.script_share)))
+        digest = hashlib.sha1(spec.encode()).hexdigest()[:8]
+        return EncoderInfo(name="language-groups", version=f"2-{digest}", dim=table.shape[1],
                            modality="language")
 
     def encode(self, items: Sequence[str | None], *, batch_size: int = 32,
@@ -198,16 +206,17 @@ def _language_table(family: float, close: float, script: float
     if bad or sum(shares.values()) >= 1:
         raise ConfigError(f"language shares must each be in [0, 1) and sum to < 1, got {shares}")
     langs = supported_languages()
-    groups = [(kind, g) for kind, gs in LANGUAGE_GROUPS.items() for g in gs]
     axis = {lang: i for i, lang in enumerate(langs)}
-    table = np.zeros((len(langs), len(langs) + len(groups)), dtype=np.float64)
-    for lang, i in axis.items():
-        own = 1.0
-        for j, (kind, g) in enumerate(groups):
-            if lang in LANGUAGE_GROUPS[kind][g]:
-                table[i, len(langs) + j] = math.sqrt(shares[kind])
-                own -= shares[kind]
-        table[i, i] = math.sqrt(own)
+    gram = np.eye(len(langs), dtype=np.float64)
+    for kind, groups in LANGUAGE_GROUPS.items():
+        for members in groups.values():
+            idx = [axis[m] for m in members]
+            for i in idx:
+                for j in idx:
+                    if i != j:
+                        gram[i, j] += shares[kind]
+    # positive definite (each language keeps 1 - sum(shares) > 0 of its own): L L^T = gram
+    table = np.linalg.cholesky(gram)
     return axis, table.astype(np.float32)
 
 
@@ -215,53 +224,101 @@ def _language_table(family: float, close: float, script: float
 
 EARTH_RADIUS_KM = 6371.0088
 
-
-def fibonacci_sphere(n: int) -> np.ndarray:
-    """``(n, 3)`` unit vectors spread evenly over the sphere (golden-angle spiral)."""
-    i = np.arange(n, dtype=np.float64) + 0.5
-    polar = np.arccos(1.0 - 2.0 * i / n)
-    azimuth = np.pi * (1.0 + 5.0 ** 0.5) * i
-    return np.stack([np.cos(azimuth) * np.sin(polar), np.sin(azimuth) * np.sin(polar),
-                     np.cos(polar)], axis=1)
-
-
-def to_unit_xyz(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
-    """Latitudes/longitudes in degrees -> ``(n, 3)`` points on the unit sphere."""
-    la, lo = np.radians(lat), np.radians(lon)
-    return np.stack([np.cos(la) * np.cos(lo), np.cos(la) * np.sin(lo), np.sin(la)], axis=-1)
+_GEO_SCALES = (0.4, 4.0 / 3.0)
+"""Widths of the kernel's local and regional Gaussians, as fractions of the bandwidth."""
+_GEO_DEGREE_AT_1500 = 22
+"""Spherical-harmonic degree at the default bandwidth; it grows as 1 / bandwidth."""
+_GEO_TAIL = 0.003
+"""Most cosine the encoding may keep beyond 4 bandwidths (where the kernel is ~0)."""
+_GEO_COEFFS_1500 = (
+    0.028678, 0.074031, 0.099709, 0.106186, 0.096383, 0.079657, 0.063499, 0.052193,
+    0.044942, 0.039119, 0.032393, 0.025248, 0.020062, 0.019439, 0.023839, 0.031165,
+    0.037396, 0.039127, 0.03492, 0.026271, 0.016079, 0.007566, 0.002099)
+""":func:`geo_coefficients` at 1,500 km (kept here so every machine makes the same vectors)."""
 
 
-_GEO_SCALES = ((0.4, 1.75), (4.0 / 3.0, 1.25))
-"""(kernel width / bandwidth, anchor spacing / feature width) of the local and regional scale."""
+def geo_kernel(distance_km: np.ndarray | float, bandwidth_km: float = 1500.0) -> np.ndarray:
+    """The geo similarity we aim for: ``0.5 exp(-d^2 / 2 t1^2) + 0.5 exp(-d^2 / 2 t2^2)``
+    with ``t1 = 0.4 * bandwidth`` and ``t2 = 1.33 * bandwidth`` (great-circle distance)."""
+    d = np.asarray(distance_km, dtype=np.float64)
+    t1, t2 = (f * bandwidth_km for f in _GEO_SCALES)
+    return 0.5 * np.exp(-d**2 / (2 * t1**2)) + 0.5 * np.exp(-d**2 / (2 * t2**2))
+
+
+def geo_degree(bandwidth_km: float) -> int:
+    """Spherical-harmonic degree of the geo encoding at a bandwidth."""
+    return int(math.ceil(_GEO_DEGREE_AT_1500 * 1500.0 / bandwidth_km - 1e-9))
 
 
 @lru_cache(maxsize=8)
-def _geo_scales(bandwidth_km: float) -> list[tuple[float, np.ndarray]]:
-    """[(kappa, anchors)] for each scale of a :class:`GeoEncoder`."""
-    out = []
-    for factor, spacing in _GEO_SCALES:
-        tau = factor * bandwidth_km / EARTH_RADIUS_KM   # kernel width between two points (rad)
-        width = tau / math.sqrt(2.0)                    # width of one anchor's feature (rad)
-        n_anchors = math.ceil(4.0 * math.pi / (spacing * width) ** 2)
-        out.append((1.0 / width ** 2, fibonacci_sphere(n_anchors)))
-    return out
+def geo_coefficients(bandwidth_km: float, degree: int | None = None,
+                     stored: bool = True) -> tuple[float, ...]:
+    """Legendre weights ``c_0..c_L`` (summing to 1) of the geo encoding's cosine
+    ``sum_l c_l P_l(cos angle)``: the closest such function to :func:`geo_kernel` (in the
+    largest error over all distances) that never rises with distance, is never negative
+    and stays under :data:`_GEO_TAIL` past 4 bandwidths. A small linear programme
+    (SciPy's HiGHS); the default bandwidth's result is stored (``stored=False``
+    re-derives it).
+    """
+    from scipy.optimize import linprog
+    from scipy.special import eval_legendre
+
+    deg = geo_degree(bandwidth_km) if degree is None else int(degree)
+    if stored and bandwidth_km == 1500.0 and deg == _GEO_DEGREE_AT_1500:
+        return _GEO_COEFFS_1500
+    angle = np.linspace(0.0, np.pi, 2500)
+    target = geo_kernel(angle * EARTH_RADIUS_KM, bandwidth_km)
+    legendre = np.stack([eval_legendre(ell, np.cos(angle)) for ell in range(deg + 1)], 1)
+    n, m = legendre.shape
+    far = angle * EARTH_RADIUS_KM >= 4 * bandwidth_km
+    ones, zeros = np.ones((n, 1)), np.zeros((n, 1))
+    a_ub = np.block([[legendre, -ones], [-legendre, -ones],            # |error| <= e
+                     [legendre[1:] - legendre[:-1], zeros[1:]],        # never rises
+                     [-legendre, zeros],                               # never negative
+                     [legendre[far], np.zeros((int(far.sum()), 1))]])  # small tail
+    b_ub = np.concatenate([target, -target, np.zeros(n - 1), np.zeros(n),
+                           target[far] + _GEO_TAIL])
+    res = linprog(np.r_[np.zeros(m), 1.0], A_ub=a_ub, b_ub=b_ub,
+                  A_eq=np.r_[np.ones(m), 0.0][None], b_eq=[1.0],
+                  bounds=[(0, None)] * (m + 1), method="highs")
+    if res.status != 0:  # pragma: no cover - feasible for every allowed bandwidth
+        raise ConfigError(f"no geo encoding for bandwidth {bandwidth_km} km: {res.message}")
+    return tuple(float(f"{c:.6f}") for c in res.x[:m])
+
+
+def _normalized_legendre(degree: int, x: np.ndarray) -> np.ndarray:
+    """``P[l, m, i]``: orthonormal associated Legendre functions of ``x = cos(polar)``
+    (so that ``P[l, m] cos(m lon)`` etc. are orthonormal on the sphere), ``m <= l``."""
+    s = np.sqrt(np.maximum(0.0, 1.0 - x * x))
+    p = np.zeros((degree + 1, degree + 1, len(x)))
+    p[0, 0] = math.sqrt(1.0 / (4.0 * math.pi))
+    for m in range(1, degree + 1):
+        p[m, m] = math.sqrt((2 * m + 1) / (2 * m)) * s * p[m - 1, m - 1]
+    for m in range(degree):
+        p[m + 1, m] = math.sqrt(2 * m + 3) * x * p[m, m]
+    for m in range(degree + 1):
+        for ell in range(m + 2, degree + 1):
+            a = math.sqrt((4 * ell * ell - 1) / (ell * ell - m * m))
+            b = math.sqrt(((ell - 1) ** 2 - m * m) / (4 * (ell - 1) ** 2 - 1))
+            p[ell, m] = a * (x * p[ell - 1, m] - b * p[ell - 2, m])
+    return p
 
 
 class GeoEncoder(Encoder):
     """A position -> unit vector whose cosine decays smoothly with great-circle distance.
 
-    Features are radial basis functions ``exp(kappa * (cos(angle to anchor) - 1))`` over a
-    fixed Fibonacci grid of anchors on the sphere, at two scales (a local one and a
-    regional one) that each hold half the block. For two points at angle ``d`` the cosine
-    of their features is close to ``0.5 exp(-d^2 / 2 t1^2) + 0.5 exp(-d^2 / 2 t2^2)`` with
-    ``t1 = 0.4 * bandwidth_km`` and ``t2 = 1.33 * bandwidth_km``. With the default
-    ``bandwidth_km=1500`` (measured, averaged over directions): 100 km -> 0.99,
-    300 km -> 0.94, 635 km (Moscow-St Petersburg) -> 0.77, 1,500 km -> 0.40,
-    2,500 km (Moscow-Paris) -> 0.24, 5,000 km -> 0.02, beyond ~7,000 km -> 0.
+    The features are real spherical harmonics up to degree ``L``, degree ``l`` scaled by
+    ``sqrt(4 pi c_l / (2l + 1))``; by the addition theorem two points' cosine is then
+    ``sum_l c_l P_l(cos angle)``: it depends on their distance only, the same in every
+    direction, and the weights (:func:`geo_coefficients`) make it follow
+    :func:`geo_kernel` within 0.026 everywhere on Earth. With the default
+    ``bandwidth_km=1500``: 100 km -> 0.99, 300 km -> 0.95, 635 km (Moscow-St Petersburg)
+    -> 0.79, 1,500 km -> 0.37, 2,500 km (Moscow-Paris) -> 0.26, 5,000 km -> 0.04,
+    beyond ~6,000 km -> at most 0.003.
 
-    Anchors are spaced 1.75 (local) and 1.25 (regional) feature widths apart, so the
-    cosine varies by only a few hundredths with direction; a smaller bandwidth needs more
-    anchors (the dimension grows as ``1 / bandwidth^2``; 1,500 km -> 1,090 dims).
+    ``(L + 1)^2`` dims: 529 at 1,500 km (half of the 1,090 radial-basis features of
+    version 1, which were further from the kernel and varied with direction). A smaller
+    bandwidth needs more (the dimension grows as ``1 / bandwidth^2``).
 
     Items: :class:`GeoPoint`, ``(lat, lon)``, a place name or "lat,lon" string, or None
     (zero row: the block is missing).
@@ -273,20 +330,23 @@ class GeoEncoder(Encoder):
         self.bandwidth_km = bandwidth_km
 
     @property
-    def _scales(self) -> list[tuple[float, np.ndarray]]:
+    def _coefficients(self) -> tuple[float, ...]:
         b = self.bandwidth_km
         if not (isinstance(b, int | float) and math.isfinite(b) and 500 <= b <= 10000):
             raise ConfigError(f"geo bandwidth_km must be between 500 and 10000 km, got {b!r}")
-        return _geo_scales(float(b))
+        return geo_coefficients(float(b))
 
     @property
     def dim(self) -> int:
-        return sum(a.shape[0] for _, a in self._scales)
+        return len(self._coefficients) ** 2
 
     @property
     def info(self) -> EncoderInfo:
-        return EncoderInfo(name="geo-rbf", version=f"1-bw{self.bandwidth_km:g}km", dim=self.dim,
-                           modality="geo")
+        coeffs = self._coefficients
+        digest = hashlib.sha1(repr(coeffs).encode()).hexdigest()[:6]
+        return EncoderInfo(name="geo-harmonics",
+                           version=f"2-bw{self.bandwidth_km:g}km-L{len(coeffs) - 1}-{digest}",
+                           dim=self.dim, modality="geo")
 
     def encode(self, items: Sequence[Any], *, batch_size: int = 1024,
                show_progress: bool = False) -> np.ndarray:
@@ -297,16 +357,22 @@ class GeoEncoder(Encoder):
             pos = _position(item)
             if pos is not None:
                 lat[i], lon[i] = pos
+        coeffs = np.asarray(self._coefficients, dtype=np.float64)
+        coeffs = coeffs / coeffs.sum()
         out = np.zeros((len(items), self.dim), dtype=np.float32)
         have = ~np.isnan(lat)
         if not have.any():
             return out
-        xyz = to_unit_xyz(lat[have], lon[have])
-        parts = []
-        for kappa, anchors in self._scales:
-            f = np.exp(kappa * (xyz @ anchors.T - 1.0))
-            parts.append(math.sqrt(0.5) * l2_normalize(f.astype(np.float64)))
-        out[have] = np.concatenate(parts, axis=1)
+        la, lo = np.radians(lat[have]), np.radians(lon[have])
+        p = _normalized_legendre(len(coeffs) - 1, np.sin(la))
+        cols = []
+        for ell, c in enumerate(coeffs):
+            w = math.sqrt(max(c, 0.0) * 4.0 * math.pi / (2 * ell + 1))
+            cols.append(w * p[ell, 0])
+            for m in range(1, ell + 1):
+                cols.append(w * math.sqrt(2.0) * p[ell, m] * np.cos(m * lo))
+                cols.append(w * math.sqrt(2.0) * p[ell, m] * np.sin(m * lo))
+        out[have] = np.stack(cols, axis=1)
         return l2_normalize(out)
 
     def similarity(self, a: Any, b: Any) -> float:
