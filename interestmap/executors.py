@@ -211,7 +211,8 @@ class RayExecutor(Executor):
 
     def __init__(self, address: str | None = None, *, workers: int | None = None,
                  cpus_per_worker: float = 1.0, batch_size: int = 2,
-                 num_cpus: int | None = None, object_store_mb: int = 512) -> None:
+                 num_cpus: int | None = None, object_store_mb: int = 512,
+                 threads_per_worker: int | None = None) -> None:
         if workers is not None and workers < 1:
             raise ConfigError(f"workers must be at least 1, got {workers}")
         if batch_size < 1:
@@ -224,6 +225,7 @@ class RayExecutor(Executor):
         self.batch_size = int(batch_size)
         self.num_cpus = num_cpus
         self.object_store_mb = int(object_store_mb)
+        self.threads_per_worker = threads_per_worker
         self._resolved_workers: int | None = None
 
     @property
@@ -233,6 +235,15 @@ class RayExecutor(Executor):
     def describe(self) -> str:
         where = self.address or os.environ.get(RAY_ADDRESS_ENV) or "a local cluster"
         return f"Ray ({self.workers} worker{'s' if self.workers != 1 else ''}, {where})"
+
+    def _thread_env(self) -> dict[str, str]:
+        """Math threads per worker: Ray's default is one per reserved CPU, but Whisper's
+        beam search can pick other words for noisy speech when its sums run on another
+        number of threads. Workers use as many as this process does, so a Ray build
+        encodes every clip as a local build would."""
+        n = self.threads_per_worker or _local_threads()
+        return {k: str(n) for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS",
+                                    "OPENBLAS_NUM_THREADS")}
 
     def _connect(self, ray: Any) -> bool:
         """Join or start a cluster; True when this call started (and must stop) it."""
@@ -280,7 +291,8 @@ class RayExecutor(Executor):
             # are encoded again and nothing is lost.
             ds = ds.map_batches(_worker_class(spec), batch_size=self.batch_size,
                                 batch_format="numpy", num_cpus=self.cpus_per_worker,
-                                compute=ray.data.ActorPoolStrategy(size=workers))
+                                compute=ray.data.ActorPoolStrategy(size=workers),
+                                runtime_env={"env_vars": self._thread_env()})
             for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
                 out = []
                 for i, meta, blob, problem in zip(batch["index"], batch["meta"],
@@ -298,6 +310,15 @@ class RayExecutor(Executor):
         finally:
             if started:
                 ray.shutdown()
+
+
+def _local_threads() -> int:
+    """Math threads this process's libraries use: ``$OMP_NUM_THREADS``, else the CPUs."""
+    try:
+        n = int(os.environ.get("OMP_NUM_THREADS", ""))
+    except ValueError:
+        n = 0
+    return n if n > 0 else (os.cpu_count() or 1)
 
 
 def import_ray() -> Any:

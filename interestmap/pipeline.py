@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import re
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -65,7 +67,8 @@ class ClipEncoder:
     """Encode clips into fused interest vectors.
 
     Encoders are given as objects or names (see ``encoders.registry``); ``None`` takes
-    the offline defaults. Models load on first use, once per process.
+    the offline defaults. Models load on first use, once per process. ``encode_many``
+    works on ``clips_in_flight`` clips at a time (their results do not depend on it).
     """
 
     def __init__(
@@ -79,6 +82,7 @@ class ClipEncoder:
         asr: bool = True,
         max_frames: int = 16,
         max_duration_s: float | None = None,
+        clips_in_flight: int = 2,
     ) -> None:
         self.text_encoder = text_encoder
         self.image_encoder = image_encoder
@@ -88,6 +92,7 @@ class ClipEncoder:
         self.asr = asr
         self.max_frames = max_frames
         self.max_duration_s = max_duration_s
+        self.clips_in_flight = clips_in_flight
 
     # Models, resolved lazily ----------------------------------------------------------
     @cached_property
@@ -200,17 +205,36 @@ class ClipEncoder:
         pending: list[_Pending] = []
         problems: list[EncodeProblem] = []
         bar = _progress_bar(len(clips), show_progress)
-        for i, clip in enumerate(clips):
-            try:
-                pending.append(self._per_clip(clip))
-            except InterestmapError as e:
-                if on_error == "raise":
-                    raise
-                problems.append(EncodeProblem(i, clip.id, str(e)))
-            if progress is not None:
-                progress(i + 1, len(clips))
-            if bar is not None:
-                bar.update(1)
+        # The next clip starts while this one finishes: one clip's stages rarely keep
+        # both cores busy to the end (a spoken clip over a still photo is mostly ASR).
+        in_flight = max(1, int(self.clips_in_flight))
+        with ThreadPoolExecutor(max_workers=in_flight,
+                                thread_name_prefix="interestmap-clip") as pool:
+            queue: deque[tuple[int, Clip, Future[_Pending]]] = deque()
+            todo = iter(enumerate(clips))
+
+            def start_next() -> None:
+                nxt = next(todo, None)
+                if nxt is not None:
+                    queue.append((nxt[0], nxt[1], pool.submit(self._per_clip, nxt[1])))
+
+            for _ in range(in_flight):
+                start_next()
+            while queue:
+                i, clip, job = queue.popleft()
+                try:
+                    pending.append(job.result())
+                except InterestmapError as e:
+                    if on_error == "raise":
+                        for *_, other in queue:
+                            other.cancel()
+                        raise
+                    problems.append(EncodeProblem(i, clip.id, str(e)))
+                start_next()
+                if progress is not None:
+                    progress(i + 1, len(clips))
+                if bar is not None:
+                    bar.update(1)
         if bar is not None:
             bar.close()
         return self._finish(pending), problems
