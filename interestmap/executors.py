@@ -37,6 +37,10 @@ from .pipeline import ClipEncoder
 EXECUTORS = ("local", "ray")
 RAY_INSTALL = "pip install 'interestmap[ray]'"
 RAY_ADDRESS_ENV = "RAY_ADDRESS"
+REDO_ROUNDS = 2
+"""Times the driver sends again the clips for which no result came back (a worker died
+and the engine did not retry its batch)."""
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -405,17 +409,33 @@ def encode_corpus(encoder: ClipEncoder, clips: Sequence[Clip], cache_folder: str
             done = min(total, done + 1)
             step("encode", done, total)
 
-        if n_todo:
+        answered: set[int] = set()
+        for attempt in range(1 + REDO_ROUNDS):
+            if attempt:  # clips a dead worker took with it: sent again
+                jobs = [[(i, c) for i, c in job if i not in answered] for job in jobs]
+                jobs = [j for j in jobs if j]
+                if not jobs:
+                    break
+                log.warning("%d clip(s) got no result from %s; encoding them again",
+                            sum(len(j) for j in jobs), executor.describe())
             for results in executor.run(encoder, jobs, on_clip=tick):
                 cache.put_many((keys[r.index], r.encoded) for r in results
-                               if r.encoded is not None)
+                               if r.encoded is not None and r.index not in answered)
                 for r in results:
+                    if r.index in answered:  # a retried batch: the first answer stands
+                        continue
+                    answered.add(r.index)
                     if r.encoded is None:
                         failed.add(r.index)
                         problems.append({"where": str(clips[r.index].id),
                                          "message": r.problem or "could not be encoded"})
                     else:
                         n_new += 1
+        for i in sorted({i for job in jobs for i, _ in job} - answered):
+            failed.add(i)  # never silently lost: said, and encoded on the next run
+            problems.append({"where": str(clips[i].id),
+                             "message": f"no result came back from {executor.describe()}; "
+                                        "build again to encode it"})
         seconds = time.perf_counter() - t0
         step("encode", total, total)
         encoded = []

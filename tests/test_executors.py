@@ -125,8 +125,9 @@ def _assert_same_index(index_dir: Path, expected_dir: Path) -> None:
 def test_ray_build_equals_local_build(ray_build, local_build) -> None:
     report, _ = ray_build
     assert report.executor.startswith("Ray (2 workers")
-    assert (report.n_clips, report.n_encoded, report.n_cached) == (N_GOOD, N_GOOD, 0)
-    assert local_build.n_clips == N_GOOD
+    assert (report.n_clips, report.n_encoded, report.n_cached) == (N_GOOD, N_GOOD, 0), \
+        report.problems
+    assert local_build.n_clips == N_GOOD, local_build.problems
     _assert_same_index(report.index_dir, local_build.index_dir)
 
 
