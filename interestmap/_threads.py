@@ -28,6 +28,38 @@ def _executor() -> ThreadPoolExecutor:
         return _pool
 
 
+_imported = False
+_STAGE_MODULES = ("numpy", "scipy.ndimage", "scipy.sparse.csgraph", "av", "PIL.Image", "cv2",
+                  "torch", "librosa", "librosa.core", "librosa.feature", "librosa.decompose",
+                  "librosa.filters", "soxr", "silero_vad", "faster_whisper", "ctranslate2",
+                  "pytesseract", "onnxruntime")
+
+
+def import_stage_modules() -> None:
+    """Import the libraries the stages use, in this thread, once per process.
+
+    Two threads importing the same module at once can see it half-initialised (librosa's
+    lazy loader is the usual victim) and fail with an ImportError that would read as a
+    missing package; importing everything up front, before the stages run side by side,
+    rules that out. Modules that are not installed are skipped here: the stage that needs
+    one says so when it runs.
+    """
+    global _imported
+    if _imported:
+        return
+    import importlib
+
+    with _lock:
+        if _imported:
+            return
+        for name in _STAGE_MODULES:
+            try:
+                importlib.import_module(name)
+            except Exception:  # noqa: BLE001 - not installed or broken: the stage reports it
+                continue
+        _imported = True
+
+
 def background(fn: Callable[[], T]) -> Future[T]:
     """Run ``fn`` on the shared stage pool; its result or error comes from the future."""
     return _executor().submit(fn)

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ._threads import background, join_all
+from ._threads import background, import_stage_modules, join_all
 from .clip import Clip, EncodedClip, Media, Signals
 from .encoders.base import AudioEncoder, EncoderInfo, ImageEncoder, TextEncoder, l2_normalize
 from .errors import InterestmapError
@@ -202,6 +202,7 @@ class ClipEncoder:
         """
         if on_error not in ("raise", "skip"):
             raise ValueError("on_error must be 'raise' or 'skip'")
+        import_stage_modules()  # before clips and stages run side by side
         pending: list[_Pending] = []
         problems: list[EncodeProblem] = []
         bar = _progress_bar(len(clips), show_progress)
@@ -244,6 +245,7 @@ class ClipEncoder:
         from .media import load_media
         from .signals import extract_signals
 
+        import_stage_modules()
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
         kw: dict[str, Any] = {"max_frames": self.max_frames}
