@@ -214,6 +214,20 @@ class EncodeCache:
 
 
 # Entry format --------------------------------------------------------------------------
+def encode_record(encoded: EncodedClip) -> tuple[str, bytes]:
+    """An encoded clip as the cache stores it: JSON metadata and an ``.npz`` of vectors.
+
+    Ray workers send results to the build's driver in this form.
+    """
+    return _encode(encoded)
+
+
+def decode_record(meta: str, vectors: bytes, clip: Clip | None = None,
+                  layout: FusionLayout | None = None) -> EncodedClip:
+    """The inverse of :func:`encode_record` (see :meth:`EncodeCache.get` for the options)."""
+    return _decode(meta, vectors, clip, layout)
+
+
 def _encode(e: EncodedClip) -> tuple[str, bytes]:
     arrays = {"fused": np.asarray(e.fused, dtype=np.float32)}
     for b, v in e.blocks.items():

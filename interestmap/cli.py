@@ -123,7 +123,11 @@ def _open_index(args: argparse.Namespace) -> Any:
 
 
 def _cli_progress() -> Callable[[str, int, int], None]:
-    """A progress callback that draws one tqdm bar per build stage on stderr."""
+    """A progress callback that draws one tqdm bar per build stage on stderr.
+
+    The encode bar counts clips (those already in the encode cache are its starting
+    point, so its rate is clips/s encoded now) and shows the time left.
+    """
     from tqdm.auto import tqdm
 
     bars: dict[str, Any] = {}
@@ -133,15 +137,34 @@ def _cli_progress() -> Callable[[str, int, int], None]:
     def progress(stage: str, done: int, total: int) -> None:
         bar = bars.get(stage)
         if bar is None:
-            bar = bars[stage] = tqdm(total=total, desc=names.get(stage, stage), unit="clip"
-                                     if stage == "encode" else "step", file=sys.stderr,
-                                     leave=True)
-        bar.n = done
-        bar.refresh()
+            if stage == "encode" and done >= total:
+                bars[stage] = None  # nothing to encode: no bar
+                return
+            fmt = ("{l_bar}{bar}| {n_fmt}/{total_fmt} clips [{elapsed}<{remaining} left, "
+                   "{rate_noinv_fmt}]") if stage == "encode" else None
+            bar = bars[stage] = tqdm(total=total, initial=done, desc=names.get(stage, stage),
+                                     unit="clip" if stage == "encode" else "step",
+                                     file=sys.stderr, leave=True, smoothing=0.1,
+                                     bar_format=fmt)
+        if bar.disable or bar.n >= bar.total:
+            return
+        bar.update(max(0, done - bar.n))
         if done >= total:
             bar.close()
 
     return progress
+
+
+def build_summary(report: Any) -> str:
+    """One line on the encoding of a build: how many clips, how long, how fast, where."""
+    secs = float(report.timings_s.get("encode", 0.0))
+    rate = report.n_encoded / secs if secs > 0 and report.n_encoded else 0.0
+    took = f"{int(secs // 60)} min {secs % 60:.0f} s" if secs >= 60 else f"{secs:.1f} s"
+    line = (f"encoded {report.n_encoded} clip{'s' if report.n_encoded != 1 else ''} in {took}"
+            + (f" ({rate:.2f} clips/s)" if rate else "")
+            + f" on {report.executor}; {report.n_cached} from the cache, "
+              f"{len(report.problems)} skipped")
+    return line
 
 
 def cmd_index(args: argparse.Namespace) -> int:
@@ -150,9 +173,12 @@ def cmd_index(args: argparse.Namespace) -> int:
     if args.index_command == "build":
         report = build_index(args.source, args.index, qdrant_url=args.qdrant_url,
                              topics=args.topics, min_cluster_size=args.min_cluster_size,
-                             progress=None if args.quiet else _cli_progress())
+                             progress=None if args.quiet else _cli_progress(),
+                             executor=args.executor, ray_address=args.ray_address)
         for p in report.problems:
             print(f"skipped {p['where']}: {p['message']}", file=sys.stderr)
+        if not args.quiet:
+            print(build_summary(report), file=sys.stderr)
         if args.json:
             _print_json(report.as_dict())
         else:
@@ -196,6 +222,12 @@ def _build_index_cmd(p: argparse.ArgumentParser) -> None:
     b.add_argument("--topics", default=None, help="declared topics file (YAML or text)")
     b.add_argument("--min-cluster-size", type=int, default=None,
                    help="smallest audience, in clips (default: scaled with the corpus)")
+    b.add_argument("--executor", choices=("local", "ray"), default="local",
+                   help="where clips are encoded: this process (default), or a Ray cluster "
+                        "(needs pip install 'interestmap[ray]')")
+    b.add_argument("--ray-address", default=None, metavar="ADDR",
+                   help="Ray cluster to use with --executor ray (default: $RAY_ADDRESS, "
+                        "else a local cluster on this machine)")
     b.add_argument("--json", action="store_true", help="print the build report as JSON")
     b.add_argument("--quiet", action="store_true", help="no progress bars")
     for name, help_ in (("info", "audiences, outliers and encoders of an index"),

@@ -25,10 +25,10 @@ from typing import Any
 import numpy as np
 
 from . import __version__
-from .cache import EncodeCache, content_key, layout_identity
 from .clip import Clip, EncodedClip
 from .encoders.base import l2_normalize
 from .errors import ConfigError, IndexBusyError, IndexError_, InterestmapError
+from .executors import Executor, encode_corpus, encoder_options, make_executor
 from .fusion import BLOCKS, Fuser, FusionLayout
 from .index_manifest import begin_build, cache_dir, check_query_layout, open_index
 from .pipeline import ClipEncoder, iter_texts
@@ -93,6 +93,8 @@ class BuildReport:
     purity: float | None = None
     nmi: float | None = None
     timings_s: dict[str, float] = field(default_factory=dict)
+    executor: str = "this process"
+    """Where the clips were encoded (e.g. "Ray (2 workers, a local cluster)")."""
 
     def as_dict(self) -> dict[str, Any]:
         d = dict(self.__dict__)
@@ -113,12 +115,16 @@ def build_index(
     api_key: str | None = None,
     progress: Progress | None = None,
     chunk_size: int = 32,
+    executor: str | Executor | None = None,
+    ray_address: str | None = None,
 ) -> BuildReport:
     """Build (or update) the index in ``index_dir`` from a corpus folder or manifest.
 
     ``audiences="clusters"`` finds audiences with HDBSCAN; ``"labels"`` makes one audience
     per clip label (used for the declared-topic atlas). Bad clips are reported in the
     returned report and skipped; an interrupted build resumes from the encode cache.
+    ``executor`` encodes the clips: "local" (default) or "ray" (Ray Data, on the cluster
+    at ``ray_address`` / ``$RAY_ADDRESS``, else a local one), see executors.py.
     """
     from .corpus import read_corpus, unique_clips
     from .topics import embed_topics, load_topics
@@ -145,9 +151,10 @@ def build_index(
     encoder = encoder or ClipEncoder()
     layout = encoder.layout
     t0 = time.perf_counter()
-    encoded, n_new, enc_problems = _encode_with_cache(encoder, clips, index_dir, step,
-                                                      chunk_size)
-    problems += enc_problems
+    run = encode_corpus(encoder, clips, cache_dir(index_dir), progress=step,
+                        executor=make_executor(executor, ray_address=ray_address),
+                        chunk_size=chunk_size)
+    encoded, n_new, problems = run.encoded, run.n_new, problems + run.problems
     timings["encode"] = time.perf_counter() - t0
     from .projection import MIN_MAP_CLIPS, MapProjector
 
@@ -221,56 +228,10 @@ def build_index(
     step("write", 1, 1)
     timings["total"] = time.perf_counter() - t_all
     return BuildReport(index_dir=index_dir.resolve(), n_clips=len(encoded), n_encoded=n_new,
-                       n_cached=len(encoded) - n_new, problems=problems,
+                       n_cached=len(encoded) - n_new, problems=problems, executor=run.executor,
                        n_audiences=len(aud_list), outlier_share=outlier_share,
                        raw_outlier_share=raw_outliers, purity=purity, nmi=nmi,
                        timings_s={k: round(v, 3) for k, v in timings.items()})
-
-
-def _encode_with_cache(encoder: ClipEncoder, clips: list[Clip], index_dir: Path,
-                       step: Progress, chunk_size: int
-                       ) -> tuple[list[EncodedClip], int, list[dict[str, str]]]:
-    """Every clip's encoding, from the cache or freshly made (and cached at once)."""
-    ident = layout_identity(encoder.layout, extra=encoder_options(encoder))
-    cache = EncodeCache(cache_dir(index_dir))
-    try:
-        keys = [content_key(c, ident) for c in clips]
-        problems: list[dict[str, str]] = []
-        total = len(clips)
-        done = n_new = 0
-        # Chunks are fixed slices of the corpus order, each cached in one transaction.
-        # Text models give ever so slightly different vectors for a text in another
-        # batch; fixed chunks mean a resumed build re-encodes exactly the batches an
-        # uninterrupted one would, so both end with identical vectors and audiences.
-        for start in range(0, total, chunk_size):
-            chunk = [i for i in range(start, min(start + chunk_size, total))
-                     if keys[i] not in cache]
-            if chunk:
-                enc, probs = encoder.encode_many([clips[i] for i in chunk], on_error="skip")
-                bad = {p.index for p in probs}
-                ok = [chunk[j] for j in range(len(chunk)) if j not in bad]
-                cache.put_many((keys[i], e) for i, e in zip(ok, enc, strict=True))
-                problems += [{"where": str(clips[chunk[p.index]].id), "message": p.message}
-                             for p in probs]
-                n_new += len(ok)
-            done = min(start + chunk_size, total)
-            step("encode", done, total)
-        failed = {p["where"] for p in problems}
-        encoded = []
-        for c, k in zip(clips, keys, strict=True):
-            if str(c.id) in failed:
-                continue
-            e = cache.get(k, clip=c, layout=encoder.layout)
-            if e is not None:
-                encoded.append(e)
-        return encoded, n_new, problems
-    finally:
-        cache.close()
-
-
-def encoder_options(encoder: ClipEncoder) -> dict[str, Any]:
-    """Settings besides the models that change the block vectors."""
-    return {"ocr": encoder.ocr, "asr": encoder.asr, "max_frames": encoder.max_frames}
 
 
 def encoder_config(encoder: ClipEncoder) -> dict[str, Any]:

@@ -546,6 +546,32 @@ def scene_change_scores(frames: Sequence[np.ndarray]) -> np.ndarray:
     return scores
 
 
+NEAR_DUPLICATE = 0.003
+"""Mean absolute difference (0..1) of 32x32 colour thumbnails below which two frames count
+as the same picture (a still photo or a static shot differs by ~0.0001 between frames,
+from compression noise; a slow pan by 0.005 and more)."""
+
+
+def representatives(frames: Sequence[np.ndarray], threshold: float = NEAR_DUPLICATE
+                    ) -> list[int]:
+    """For each frame, the index of the first frame of its run of near-identical frames.
+
+    A run is a stretch of consecutive frames that each differ from the run's first frame
+    by less than ``threshold``. Per-frame work (faces, image features, text regions) is
+    done once per run and shared: a still-photo video or a static shot costs one frame.
+    """
+    reps: list[int] = []
+    first = -1
+    first_thumb = None
+    for i, frame in enumerate(frames):
+        thumb = _thumb(frame)
+        if first_thumb is None or thumb.shape != first_thumb.shape or \
+                float(np.abs(thumb - first_thumb).mean()) >= threshold:
+            first, first_thumb = i, thumb
+        reps.append(first)
+    return reps
+
+
 def _select(cands: list[tuple[float, np.ndarray]], max_frames: int
             ) -> tuple[list[np.ndarray], list[float]]:
     """Up to ``max_frames`` candidates: the first, scene changes (up to half the budget,

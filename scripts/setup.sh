@@ -157,7 +157,7 @@ ensure_venv() {
 
     local target="$ROOT[clap]"
     if [ "$mode" = test ]; then
-        target="$ROOT[test,clap]"
+        target="$ROOT[test,clap,ray]"
     fi
     say "installing interestmap and its dependencies (first run: 5-10 min; log: .venv/setup-pip.log)"
     pip_install -e "$target"

@@ -65,3 +65,78 @@ def subtitle_frame(photo: Path, lines: list[str], size: tuple[int, int] = (640, 
 def save_png(frame: np.ndarray, path: Path) -> Path:
     Image.fromarray(frame).save(path)
     return path
+
+
+# --- a labelled multimodal demo corpus (../shared/data/README.md) ------------------------
+
+ESPEAK_VOICES = {"en": "en-us", "es": "es", "gr": "el", "ja": "ja"}
+"""espeak-ng voice for each X-Topic language folder."""
+SCENE_FOR_TOPIC = {"sports": "street", "travel & adventure": "mountain",
+                   "food & dining": "buildings", "music": "street"}
+
+
+def demo_clip(out: Path, caption: str, photo: Path, bed: Path, voice: str = "en-us",
+              words: int = 14, size: tuple[int, int] = (640, 360)) -> Path:
+    """A real short clip: ``caption`` (its first ``words`` words) spoken by espeak-ng over
+    the sound ``bed`` (at a lower level), with ``photo`` as the picture, muxed into an
+    MP4 by ffmpeg. It lasts as long as the longer of speech and bed."""
+    need("espeak-ng")
+    need("ffmpeg")
+    text = " ".join(w for w in caption.split() if not w.startswith(("http", "@", "{{")))
+    text = " ".join(text.split()[:words]) or "hello"
+    speech = out.with_suffix(".speech.wav")
+    run("espeak-ng", "-v", voice, "-s", "160", "-w", speech, text)
+    import soundfile
+
+    seconds = max(soundfile.info(str(speech)).duration, soundfile.info(str(bed)).duration)
+    ffmpeg("-loop", "1", "-framerate", "10", "-t", f"{seconds:.2f}", "-i", photo,
+           "-i", speech, "-i", bed,
+           "-filter_complex",
+           f"[0:v]scale={size[0]}:{size[1]},format=yuv420p[v];"
+           "[2:a]volume=0.35[b];[1:a][b]amix=inputs=2:duration=longest:normalize=0[a]",
+           "-map", "[v]", "-map", "[a]", "-c:v", "libx264", "-preset", "veryfast",
+           "-tune", "stillimage", "-c:a", "aac", "-b:a", "96k", "-t", f"{seconds:.2f}", out)
+    speech.unlink(missing_ok=True)
+    return out
+
+
+def demo_corpus(data: Path, out: Path, n: int, *, seed: int = 0,
+                langs: tuple[str, ...] = ("en", "es", "gr")) -> list[dict]:
+    """``n`` demo clips in ``out`` (made once; an existing file is reused) and their
+    manifest rows: an X-Topic tweet as caption and speech (its language's voice), a
+    photo from ``scenes/``, an ESC-50 sound bed; ``labels`` are the tweet's topics."""
+    import json
+    import random
+
+    rng = random.Random(seed)
+    out.mkdir(parents=True, exist_ok=True)
+    tweets = []
+    for lang in langs:
+        with open(data / "xtopic" / lang / f"{lang}_1000.jsonl", encoding="utf-8") as fh:
+            rows = [json.loads(line) for line in fh]
+        tweets += [(lang, r) for r in rows if r.get("topics")]
+    rng.shuffle(tweets)
+    photos = sorted((data / "scenes").glob("*/*.jpg"))
+    beds = sorted((data / "esc50" / "audio").glob("*.flac"))
+    rows = []
+    for k in range(n):
+        lang, tweet = tweets[k % len(tweets)]
+        photo, bed = rng.choice(photos), rng.choice(beds)
+        path = out / f"clip{k:04d}.mp4"
+        if not path.is_file() or path.stat().st_size == 0:
+            tmp = path.with_name(path.stem + ".part.mp4")
+            demo_clip(tmp, tweet["text"], photo, bed, ESPEAK_VOICES[lang])
+            tmp.replace(path)
+        rows.append({"id": f"clip{k:04d}", "account": f"acct{k % 7}", "media": str(path),
+                     "caption": tweet["text"], "language": lang if lang != "gr" else "el",
+                     "labels": list(tweet["topics"])})
+    return rows
+
+
+def write_manifest(rows: list[dict], path: Path) -> Path:
+    """The rows as a JSONL manifest (one clip per line)."""
+    import json
+
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows),
+                    encoding="utf-8")
+    return path

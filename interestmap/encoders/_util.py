@@ -80,3 +80,52 @@ class LazyModel:
             if key not in cls._cache:
                 cls._cache[key] = factory()
             return cls._cache[key]
+
+
+def disk_cached(kind: str, key: Any, build: Callable[[], T]) -> T:
+    """``build()``'s result, kept on disk under ``$INTERESTMAP_HOME/cache`` by ``key``.
+
+    For things that are slow to make and never change for the same ``key`` (the
+    encoders' names and versions go into it): class-name vectors, label lists. Arrays
+    are kept as ``.npy``, anything else as JSON. Writes go through a temporary file and a
+    rename, so readers never see half a file; an unreadable file is rebuilt. When the
+    folder is not writable the result is simply not kept.
+    """
+    import hashlib
+    import json
+    import os
+    import tempfile
+    from pathlib import Path
+
+    from ..signals.asr import interestmap_home
+
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()
+    folder = interestmap_home() / "cache"
+    base = folder / f"{kind}-{digest[:24]}"
+    for path in (base.with_suffix(".npy"), base.with_suffix(".json")):
+        if path.is_file():
+            try:
+                if path.suffix == ".npy":
+                    return np.load(path, allow_pickle=False)  # type: ignore[return-value]
+                return json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                path.unlink(missing_ok=True)
+    value = build()
+    is_array = isinstance(value, np.ndarray)
+    path = base.with_suffix(".npy" if is_array else ".json")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=path.name + ".", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                if is_array:
+                    np.save(fh, value, allow_pickle=False)
+                else:
+                    fh.write(json.dumps(value, ensure_ascii=False).encode("utf-8"))
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    except OSError:
+        pass
+    return value

@@ -18,6 +18,7 @@ import numpy as np
 
 from .._compat import ensure_torchvision
 from ..errors import ConfigError, MissingDependencyError
+from ._util import disk_cached, package_version
 from .base import EncoderInfo, ImageEncoder, TextEncoder, l2_normalize
 
 LABEL_TEMPLATE = "a photo of {}"
@@ -55,11 +56,15 @@ def readable_class_names(names: Sequence[str]) -> list[str]:
 
 
 def class_name_vectors(text_encoder: TextEncoder, names: Sequence[str]) -> np.ndarray:
-    """``(n_classes, text_dim)`` unit vectors of the class names; cached per text encoder."""
+    """``(n_classes, text_dim)`` unit vectors of the class names; cached per text encoder,
+    in memory and on disk (1000 names take seconds to embed; a cold start reads them)."""
     key = (text_encoder.info, tuple(names))
     with _name_lock:
         if key not in _name_vectors:
-            _name_vectors[key] = text_encoder.encode(label_texts(names), batch_size=128)
+            texts = label_texts(names)
+            _name_vectors[key] = disk_cached(
+                "class-name-vectors", {"encoder": text_encoder.info.as_dict(), "texts": texts},
+                lambda: np.asarray(text_encoder.encode(texts, batch_size=128), dtype=np.float32))
         return _name_vectors[key]
 
 
@@ -76,6 +81,7 @@ class VisualSemantics(ImageEncoder):
         self.image_encoder = image_encoder
         self.text_encoder = text_encoder
         self.top_k = int(top_k)
+        self._names: list[str] | None = None
 
     @property
     def info(self) -> EncoderInfo:
@@ -87,7 +93,14 @@ class VisualSemantics(ImageEncoder):
     @property
     def class_names(self) -> list[str]:
         """The plain-word names of the classes the image encoder scores."""
-        return readable_class_names(self.image_encoder.class_names or [])
+        if self._names is None:
+            raw = self.image_encoder.class_names or []
+            # open_clip's import alone takes seconds: its cleaned names are kept on disk
+            self._names = list(disk_cached(
+                "readable-class-names",
+                {"names": raw, "open_clip": package_version("open_clip_torch")},
+                lambda: readable_class_names(raw)))
+        return self._names
 
     def class_probabilities(self, images: Sequence[Any]) -> np.ndarray:
         return self.image_encoder.class_probabilities(images)

@@ -23,7 +23,7 @@ import numpy as np
 from .._compat import ensure_torchvision
 from ..errors import ModelLoadError
 from ._images import center_crop_resize, to_pil_rgb
-from ._util import LazyModel, batches, package_version, require
+from ._util import LazyModel, batches, disk_cached, package_version, require
 from .base import EncoderInfo, ImageEncoder, l2_normalize
 
 INPUT_SIZE = 224
@@ -33,11 +33,18 @@ _MEAN, _STD = 127.0, 128.0
 
 @lru_cache(maxsize=1)
 def imagenet_class_names() -> list[str]:
-    """The 1000 ImageNet-1k class names in model output order (from torchvision, offline)."""
-    ensure_torchvision()
-    from torchvision.models import ResNet18_Weights
+    """The 1000 ImageNet-1k class names in model output order (from torchvision, offline).
 
-    return list(ResNet18_Weights.IMAGENET1K_V1.meta["categories"])
+    Kept on disk after the first call: importing torchvision takes seconds.
+    """
+    def build() -> list[str]:
+        ensure_torchvision()
+        from torchvision.models import ResNet18_Weights
+
+        return list(ResNet18_Weights.IMAGENET1K_V1.meta["categories"])
+
+    return list(disk_cached("imagenet-classes", {"torchvision": package_version("torchvision")},
+                            build))
 
 
 def _load_model() -> Any:

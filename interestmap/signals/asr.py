@@ -10,6 +10,7 @@ broken model behind. The model is loaded once per process.
 from __future__ import annotations
 
 import functools
+import math
 import os
 import shutil
 import tempfile
@@ -26,6 +27,15 @@ SAMPLE_RATE = 16000
 ENV_HOME = "INTERESTMAP_HOME"
 _MODEL_FILES = ("config.json", "tokenizer.json", "vocabulary.json")
 _lock = threading.Lock()
+TOKENS_PER_SPEECH_S = 12
+"""Most tokens a second of speech needs (fast Russian or Japanese speech is ~8/s, plus
+timestamps): the decoding budget of a window is this times its speech, plus
+``MIN_NEW_TOKENS``. Real speech never reaches it; a hallucination loop ("Hmmmm...",
+one phrase repeated) stops there instead of running to Whisper's 448-token limit."""
+MIN_NEW_TOKENS = 32
+COMPRESSION_RATIO_MAX = 2.4
+"""Text that compresses better than this (gzip) repeats itself: Whisper's own test."""
+_MAX_NEW_TOKENS = 440
 
 
 @dataclass
@@ -115,19 +125,38 @@ def whisper_model() -> object:
                              "folder to rebuild it") from None
 
 
-def transcribe(audio_16k: np.ndarray, language: str | None = None) -> Transcript:
-    """Transcribe mono float32 audio at 16 kHz. ``language`` (ISO 639-1) skips detection."""
+def decode_budget(speech_s: float) -> int:
+    """Most new tokens per 30 s window for ``speech_s`` seconds of detected speech."""
+    window_s = min(30.0, max(0.0, float(speech_s)) + 1.0)
+    return int(min(_MAX_NEW_TOKENS, MIN_NEW_TOKENS + math.ceil(TOKENS_PER_SPEECH_S * window_s)))
+
+
+def transcribe(audio_16k: np.ndarray, language: str | None = None, *,
+               speech_s: float | None = None) -> Transcript:
+    """Transcribe mono float32 audio at 16 kHz. ``language`` (ISO 639-1) skips detection.
+
+    ``speech_s`` (seconds of speech a voice detector heard; default: the whole track)
+    bounds how many tokens Whisper may decode, see :data:`TOKENS_PER_SPEECH_S`.
+    """
     if audio_16k is None or audio_16k.size < SAMPLE_RATE // 4:
         return Transcript()
     model = whisper_model()
+    heard_s = audio_16k.size / SAMPLE_RATE if speech_s is None else speech_s
+    audio = np.ascontiguousarray(audio_16k, dtype=np.float32)
+    options = dict(language=language, beam_size=5, vad_filter=True,
+                   condition_on_previous_text=False, max_new_tokens=decode_budget(heard_s))
     try:
-        segments, info = model.transcribe(
-            np.ascontiguousarray(audio_16k, dtype=np.float32), language=language,
-            beam_size=5, vad_filter=True, condition_on_previous_text=False)
-        segs = [(float(s.start), float(s.end), s.text.strip()) for s in segments if s.text.strip()]
+        # Beam search at temperature 0 only. Whisper's default ladder re-decodes an unsure
+        # window by *sampling* at rising temperatures: the words then change from run to
+        # run (and from process to process, as in a Ray build), so the same clip would
+        # not encode to the same vector, and each retry costs a full decode. A window
+        # whose text only repeats itself (a loop over a hum or music) is dropped instead.
+        segments, info = model.transcribe(audio, temperature=0.0, **options)
+        first = [s for s in segments if s.compression_ratio <= COMPRESSION_RATIO_MAX]
+        segs = [(float(s.start), float(s.end), s.text.strip()) for s in first if s.text.strip()]
     except ValueError as e:  # an unknown language code
         if language is not None:
-            return transcribe(audio_16k, None)
+            return transcribe(audio_16k, None, speech_s=speech_s)
         raise ModelLoadError(f"speech recognition failed: {e}") from None
     text = " ".join(t for _, _, t in segs).strip()
     return Transcript(text=text, language=info.language if text or language else None,

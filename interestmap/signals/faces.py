@@ -62,8 +62,16 @@ def count_faces(frame: np.ndarray) -> int:
 
 
 def detect_faces(frames: Sequence[np.ndarray]) -> dict[str, Any]:
-    """{"frames_with_faces", "frames", "share", "max_faces"} over the given frames."""
-    counts = [count_faces(f) for f in frames]
+    """{"frames_with_faces", "frames", "share", "max_faces"} over the given frames.
+
+    Near-identical consecutive frames (a still photo, a static shot) are searched once
+    and share the count (see ``media.representatives``).
+    """
+    from ..media import representatives
+
+    reps = representatives(frames)
+    found = {i: count_faces(frames[i]) for i in sorted(set(reps))}
+    counts = [found[r] for r in reps]
     with_faces = sum(1 for c in counts if c > 0)
     return {"frames_with_faces": with_faces, "frames": len(counts),
             "share": with_faces / len(counts) if counts else 0.0,
