@@ -3,7 +3,8 @@
 Names (case-insensitive prefixes, paths as given):
 
 =====================================  ==============================================
-text                                   ``use-m3`` (default), ``e5-small``, ``minilm-l6``,
+text                                   ``use-m3+e5-small`` (default; alias ``use-e5``),
+                                       ``use-m3``, ``e5-small``, ``minilm-l6``,
                                        ``st:NAME_OR_PATH`` (any sentence-transformers model)
 image                                  ``efficientnet-lite0`` (default),
                                        ``open_clip:ARCH@CHECKPOINT`` where CHECKPOINT is a
@@ -60,7 +61,7 @@ from typing import Any
 from ..errors import ConfigError
 from .base import AudioEncoder, ImageEncoder, TextEncoder
 
-DEFAULT_TEXT_ENCODER = "use-m3"
+DEFAULT_TEXT_ENCODER = "use-m3+e5-small"
 DEFAULT_IMAGE_ENCODER = "efficientnet-lite0"
 DEFAULT_AUDIO_ENCODER = "aisfx"
 
@@ -68,7 +69,7 @@ TEXT_ENV = "INTERESTMAP_TEXT_ENCODER"
 IMAGE_ENV = "INTERESTMAP_IMAGE_ENCODER"
 AUDIO_ENV = "INTERESTMAP_AUDIO_ENCODER"
 
-TEXT_NAMES = ("use-m3", "e5-small", "minilm-l6", "st:NAME_OR_PATH")
+TEXT_NAMES = ("use-m3+e5-small", "use-e5", "use-m3", "e5-small", "minilm-l6", "st:NAME_OR_PATH")
 IMAGE_NAMES = ("efficientnet-lite0", "open_clip:ARCH@CHECKPOINT", "open_clip:ARCH")
 AUDIO_NAMES = ("aisfx", "clap:CHECKPOINT", "clap:AMODEL@CHECKPOINT", "clap")
 
@@ -94,6 +95,10 @@ def _split_at(spec: str) -> tuple[str, str | None]:
 
 def _build_text(name: str) -> TextEncoder:
     key = name.lower()
+    if key in {"use-m3+e5-small", "use-e5", "use+e5"}:
+        from .text_ensemble import UseE5Text
+
+        return UseE5Text()
     if key in {"use-m3", "use", "usem3"}:
         from .text_use import UniversalSentenceEncoderText
 
