@@ -7,7 +7,8 @@ Encoders (all load offline): ``use-m3`` (USE-multilingual-v3), ``e5-small``
 combinations built from their vectors here exactly as ``interestmap.encoders`` builds
 them: ``e5-centred`` (E5 minus the shipped reference mean), ``use+e5`` (USE and centred
 E5 concatenated, equal weight), ``use+e5-routed`` (the same, USE half dropped for texts
-whose detected language USE does not know: the shipped default ``use-m3+e5-small``).
+whose detected language USE does not know) and ``use+e5-routed-lang`` (the same with
+E5's per-language offsets removed too: the shipped default ``use-m3+e5-small``).
 An ensemble of scores (the mean of USE's and E5's cosines with the topics) is the same
 thing as the concatenation: the cosine of two equal-weight concatenated unit vectors is
 the mean of their cosines. Every vector is cached per text for the run, so each model encodes each text once.
@@ -57,7 +58,8 @@ from interestmap.encoders.base import EncoderInfo, TextEncoder, l2_normalize  # 
 DATA = ROOT / "benchmarks" / "data"
 ML_LANGS = ("en", "es", "fr", "de", "it", "pt", "ru", "uk", "el", "ja", "zh", "ar", "tr", "pl")
 X_LANGS = ("en", "es", "gr", "ja")
-VARIANTS = ("use-m3", "e5-small", "minilm-l6", "e5-centred", "use+e5", "use+e5-routed")
+VARIANTS = ("use-m3", "e5-small", "minilm-l6", "e5-centred", "use+e5", "use+e5-routed",
+            "use+e5-routed-lang")
 
 
 # Encoders -------------------------------------------------------------------------------
@@ -97,7 +99,7 @@ class Variant(TextEncoder):
 
 
 def make_variants(names: Sequence[str]) -> dict[str, Variant]:
-    from interestmap.encoders.text_ensemble import USE_LANGUAGES, e5_mean
+    from interestmap.encoders.text_ensemble import USE_LANGUAGES, centred_e5, e5_mean
     from interestmap.signals.language import detect_language
 
     base: dict[str, Memo] = {}
@@ -107,25 +109,27 @@ def make_variants(names: Sequence[str]) -> dict[str, Variant]:
             base[n] = Memo(n)
         return base[n]
 
-    lang_memo: dict[str, bool] = {}
+    lang_memo: dict[str, str | None] = {}
 
-    def unknown_to_use(texts: list[str]) -> np.ndarray:
+    def languages(texts: list[str]) -> list[str | None]:
         for t in texts:
             if t not in lang_memo:
-                code, _ = detect_language(t)
-                lang_memo[t] = code is not None and code not in USE_LANGUAGES
-        return np.array([lang_memo[t] for t in texts])
+                lang_memo[t] = detect_language(t)[0]
+        return [lang_memo[t] for t in texts]
 
     mean, _ = e5_mean()
 
     def e5c(texts: list[str]) -> np.ndarray:
         return l2_normalize(get("e5-small")(texts) - mean)
 
-    def cat(texts: list[str], route: bool) -> np.ndarray:
+    def e5cl(texts: list[str]) -> np.ndarray:
+        return centred_e5(get("e5-small")(texts), languages(texts))
+
+    def cat(texts: list[str], route: bool, per_language: bool = False) -> np.ndarray:
         u = get("use-m3")(texts).copy()
         if route:
-            u[unknown_to_use(texts)] = 0.0
-        return np.hstack([u, e5c(texts)])
+            u[[g is not None and g not in USE_LANGUAGES for g in languages(texts)]] = 0.0
+        return np.hstack([u, e5cl(texts) if per_language else e5c(texts)])
 
     table = {
         "use-m3": (512, lambda t: get("use-m3")(t)),
@@ -134,6 +138,7 @@ def make_variants(names: Sequence[str]) -> dict[str, Variant]:
         "e5-centred": (384, e5c),
         "use+e5": (896, lambda t: cat(t, False)),
         "use+e5-routed": (896, lambda t: cat(t, True)),
+        "use+e5-routed-lang": (896, lambda t: cat(t, True, per_language=True)),
     }
     out = {n: Variant(n, *table[n]) for n in names}
     out["_base"] = base  # type: ignore[assignment]
