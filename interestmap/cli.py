@@ -444,7 +444,8 @@ def _build_classify(p: argparse.ArgumentParser) -> None:
                    help="only the best N topics in 'scores' (default: all)")
     p.add_argument("--batch-size", type=int, default=256, help="texts per batch (default 256)")
     p.add_argument("--text-encoder", default=None,
-                   help="text encoder without --index (default: use-m3)")
+                   help="text encoder without --index (default: use-m3+e5-small; "
+                        "use-m3 alone is ~15x faster, weaker, and has no Greek or Ukrainian)")
     p.add_argument("--strict", action="store_true",
                    help="stop at the first malformed input line instead of skipping it")
     p.add_argument("--quiet", action="store_true", help="no summary on stderr")

@@ -27,7 +27,13 @@ import numpy as np
 from . import __version__
 from .clip import Clip, EncodedClip
 from .encoders.base import l2_normalize
-from .errors import ConfigError, IndexBusyError, IndexError_, InterestmapError
+from .errors import (
+    ConfigError,
+    EncoderMismatchError,
+    IndexBusyError,
+    IndexError_,
+    InterestmapError,
+)
 from .executors import Executor, encode_corpus, encoder_options, make_executor
 from .fusion import BLOCKS, Fuser, FusionLayout
 from .index_manifest import begin_build, cache_dir, check_query_layout, open_index
@@ -569,14 +575,21 @@ def atlas_clips(topics: str | Path | None = None) -> list[Clip]:
 def ensure_default_index(index_dir: str | Path | None = None,
                          progress: Progress | None = None) -> InterestIndex:
     """Open the embedded default index (the declared-topic atlas), building it first if
-    it does not exist yet (a few seconds, no corpus needed)."""
+    it does not exist yet (a few seconds, no corpus needed), or rebuilding it if it was
+    built with other encoders than today's defaults (an older interestmap)."""
     d = Path(index_dir) if index_dir else indexes_root() / DEFAULT_INDEX_NAME
+    encoder = ClipEncoder()
     try:
-        return InterestIndex.open(d)
+        idx = InterestIndex.open(d)
     except IndexBusyError:
         raise  # open elsewhere: building it again would not help
     except IndexError_:
-        pass
-    build_index(atlas_clips(), d, encoder=ClipEncoder(),
-                audiences="labels", progress=progress)
+        idx = None
+    if idx is not None:
+        try:
+            idx.check_encoder(encoder)
+            return idx
+        except EncoderMismatchError:
+            idx.close()  # built with an older default encoder: the atlas is rebuilt below
+    build_index(atlas_clips(), d, encoder=encoder, audiences="labels", progress=progress)
     return InterestIndex.open(d)

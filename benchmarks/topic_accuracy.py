@@ -1,0 +1,360 @@
+"""Declared-topic accuracy of every offline text encoder and their combinations; one JSON.
+
+    python benchmarks/topic_accuracy.py [--variants use-m3,e5-small,...] [--quick]
+
+Encoders (all load offline): ``use-m3`` (USE-multilingual-v3), ``e5-small``
+(multilingual-e5-small 4-bit, ``query:`` prefix), ``minilm-l6`` (English MiniLM), and
+combinations built from their vectors here exactly as ``interestmap.encoders`` builds
+them: ``e5-centred`` (E5 minus the shipped reference mean), ``use+e5`` (USE and centred
+E5 concatenated, equal weight), ``use+e5-routed`` (the same, USE half dropped for texts
+whose detected language USE does not know) and ``use+e5-routed-lang`` (the same with
+E5's per-language offsets removed too: the shipped default ``use-m3+e5-small``).
+An ensemble of scores (the mean of USE's and E5's cosines with the topics) is the same
+thing as the concatenation: the cosine of two equal-weight concatenated unit vectors is
+the mean of their cosines. Every vector is cached per text for the run, so each model encodes each text once.
+
+Data (none of it was used to fit anything in interestmap except where said):
+- ``ml``: ``benchmarks/data/ml_topics.jsonl``, 64 sentences written for this benchmark
+  (8 topics: news-style facts and social posts), each in 14 languages (en es fr de it pt
+  ru uk el ja zh ar tr pl). ``dev`` (4 per topic) was looked at while choosing methods;
+  ``test`` (4 per topic) never was. Topics: ``ml_topics.yaml`` (a name and a description
+  each, no examples). Trained runs learn from ``ml_topics_train_en.jsonl`` (64 English
+  sentences) plus the English of the dev split, and are scored on the test split in
+  every language: out-of-language accuracy. ``implicit_en``: 40 more English sentences
+  whose topic is implicit (``ml_topics_implicit_en.jsonl``, held out), zero-shot and
+  trained as above.
+- ``xtopic``: X-Topic test sets (800 real tweets each in en/es/gr/ja, 19 labels,
+  multi-label; ``$INTERESTMAP_DATA``). Zero-shot through the atlas (each atlas topic maps
+  to X-Topic labels, as in ``tests/test_classify.py``), zero-shot with the 19 label names
+  only, and a classifier trained on the 180 English training tweets. Macro-F1 of one
+  predicted label per tweet. (The atlas temperatures were fitted on ``en_train``.)
+
+``baseline`` rows are the plain baseline of issue 11: the use-m3 vectors with one
+"Name. Description" prompt per topic (zero-shot) and scikit-learn's LogisticRegression
+with default settings (trained). ``ours`` rows go through interestmap's own
+``TopicSpace`` and ``TopicClassifier`` (blend with zero-shot, cross-validated).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from _common import xtopic_data_dir  # noqa: E402
+
+from interestmap.encoders.base import EncoderInfo, TextEncoder, l2_normalize  # noqa: E402
+
+DATA = ROOT / "benchmarks" / "data"
+ML_LANGS = ("en", "es", "fr", "de", "it", "pt", "ru", "uk", "el", "ja", "zh", "ar", "tr", "pl")
+X_LANGS = ("en", "es", "gr", "ja")
+VARIANTS = ("use-m3", "e5-small", "minilm-l6", "e5-centred", "use+e5", "use+e5-routed",
+            "use+e5-routed-lang")
+
+
+# Encoders -------------------------------------------------------------------------------
+class Memo:
+    """One real encoder, each text encoded once per run."""
+
+    def __init__(self, name: str) -> None:
+        from interestmap.encoders.registry import get_text_encoder
+
+        self.enc = get_text_encoder(name)
+        self.memo: dict[str, np.ndarray] = {}
+        self.seconds = 0.0
+
+    def __call__(self, texts: Sequence[str]) -> np.ndarray:
+        todo = [t for t in dict.fromkeys(texts) if t not in self.memo]
+        if todo:
+            t0 = time.perf_counter()
+            for t, v in zip(todo, self.enc.encode(todo, batch_size=64), strict=True):
+                self.memo[t] = v
+            self.seconds += time.perf_counter() - t0
+        return np.stack([self.memo[t] for t in texts]) if texts else np.zeros((0, 1))
+
+
+class Variant(TextEncoder):
+    """A text encoder made of cached base vectors (what a benchmark row runs on)."""
+
+    def __init__(self, name: str, dim: int, fn: Callable[[list[str]], np.ndarray]) -> None:
+        self.name, self.dim, self.fn = name, dim, fn
+
+    @property
+    def info(self) -> EncoderInfo:
+        return EncoderInfo(name=self.name, version="bench", dim=self.dim, modality="text")
+
+    def encode(self, items: Sequence[str], *, batch_size: int = 64,
+               show_progress: bool = False) -> np.ndarray:
+        return l2_normalize(self.fn([str(t or "") for t in items]))
+
+
+def make_variants(names: Sequence[str]) -> dict[str, Variant]:
+    from interestmap.encoders.text_ensemble import USE_LANGUAGES, centred_e5, e5_mean
+    from interestmap.signals.language import detect_language
+
+    base: dict[str, Memo] = {}
+
+    def get(n: str) -> Memo:
+        if n not in base:
+            base[n] = Memo(n)
+        return base[n]
+
+    lang_memo: dict[str, str | None] = {}
+
+    def languages(texts: list[str]) -> list[str | None]:
+        for t in texts:
+            if t not in lang_memo:
+                lang_memo[t] = detect_language(t)[0]
+        return [lang_memo[t] for t in texts]
+
+    mean, _ = e5_mean()
+
+    def e5c(texts: list[str]) -> np.ndarray:
+        return l2_normalize(get("e5-small")(texts) - mean)
+
+    def e5cl(texts: list[str]) -> np.ndarray:
+        return centred_e5(get("e5-small")(texts), languages(texts))
+
+    def cat(texts: list[str], route: bool, per_language: bool = False) -> np.ndarray:
+        u = get("use-m3")(texts).copy()
+        if route:
+            u[[g is not None and g not in USE_LANGUAGES for g in languages(texts)]] = 0.0
+        return np.hstack([u, e5cl(texts) if per_language else e5c(texts)])
+
+    table = {
+        "use-m3": (512, lambda t: get("use-m3")(t)),
+        "e5-small": (384, lambda t: get("e5-small")(t)),
+        "minilm-l6": (384, lambda t: get("minilm-l6")(t)),
+        "e5-centred": (384, e5c),
+        "use+e5": (896, lambda t: cat(t, False)),
+        "use+e5-routed": (896, lambda t: cat(t, True)),
+        "use+e5-routed-lang": (896, lambda t: cat(t, True, per_language=True)),
+    }
+    out = {n: Variant(n, *table[n]) for n in names}
+    out["_base"] = base  # type: ignore[assignment]
+    return out
+
+
+# Data -----------------------------------------------------------------------------------
+def jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text("utf-8").splitlines() if line.strip()]
+
+
+def xtopic_rows(root: Path, lang: str, split: str) -> list[dict]:
+    return jsonl(root / "xtopic" / lang / f"{lang}_{split}.jsonl")
+
+
+# Measures -------------------------------------------------------------------------------
+def old_topic_vectors(topics: list, enc: TextEncoder) -> np.ndarray:
+    """Topic vectors as interestmap made them before issue 11: one "Name. Description"
+    prompt per topic, plus the example mean."""
+    from interestmap.topics import topic_prompt
+
+    out = l2_normalize(enc.encode([topic_prompt(t) for t in topics]))
+    for k, t in enumerate(topics):
+        if t.examples:
+            out[k] = out[k] + l2_normalize(enc.encode(t.examples).mean(axis=0))
+    return l2_normalize(out)
+
+
+def top1_f1(scores: np.ndarray, gold: np.ndarray) -> float:
+    from interestmap.classify import _top1_macro_f1
+
+    return round(_top1_macro_f1(np.asarray(scores), gold), 4)
+
+
+def xtopic_zero_shot(enc: TextEncoder, root: Path, old: bool) -> dict:
+    from interestmap.topics import XTOPIC_LABELS, Topic, TopicSpace, load_topics
+
+    atlas = load_topics()
+    names = [Topic(id=x, name=x.title(), description=x.title()) for x in XTOPIC_LABELS]
+    tv = old_topic_vectors(atlas, enc) if old else None
+    nv = old_topic_vectors(names, enc) if old else None
+    sa = TopicSpace(atlas, enc, text_vectors=tv)
+    sn = TopicSpace(names, enc, text_vectors=nv)
+    to_x = np.array([[x in t.xtopic for x in XTOPIC_LABELS] for t in atlas])
+    out: dict = {"atlas": {}, "names": {}}
+    for lang in X_LANGS:
+        rows = xtopic_rows(root, lang, "test")
+        gold = np.array([[r[x.replace(" ", "_")] for x in XTOPIC_LABELS] for r in rows])
+        v = enc.encode([r["text"] for r in rows])
+        ca = sa.cosines("caption", v)
+        px = np.stack([np.where(to_x[:, k], ca, -9).max(axis=1) for k in range(19)], axis=1)
+        out["atlas"][lang] = top1_f1(px, gold)
+        out["names"][lang] = top1_f1(sn.cosines("caption", v), gold)
+    return out
+
+
+def ml_summary(acc: dict[str, float], agree: dict[str, float] | None = None) -> dict:
+    others = [acc[g] for g in ML_LANGS if g != "en"]
+    out = {"en": acc["en"], "others_mean": round(float(np.mean(others)), 4),
+           "others_min": min(others), "worst": min((g for g in ML_LANGS if g != "en"),
+                                                   key=lambda g: acc[g]),
+           "per_language": acc}
+    if agree is not None:
+        out["same_top_as_english"] = round(float(np.mean(list(agree.values()))), 4)
+    return out
+
+
+def ml_zero_shot(enc: TextEncoder, rows: list[dict], old: bool) -> dict:
+    from interestmap.topics import TopicSpace, load_topics
+
+    topics = load_topics(DATA / "ml_topics.yaml")
+    ids = [t.id for t in topics]
+    space = TopicSpace(topics, enc, text_vectors=old_topic_vectors(topics, enc) if old else None)
+    out = {}
+    for split in ("dev", "test"):
+        part = [r for r in rows if r["split"] == split]
+        gold = np.array([ids.index(r["topic"]) for r in part])
+        preds = {g: space.cosines("caption", enc.encode([r[g] for r in part])).argmax(1)
+                 for g in ML_LANGS}
+        acc = {g: round(float((preds[g] == gold).mean()), 4) for g in ML_LANGS}
+        agree = {g: float((preds[g] == preds["en"]).mean()) for g in ML_LANGS if g != "en"}
+        out[split] = ml_summary(acc, agree)
+    return out
+
+
+def implicit_en(enc: TextEncoder, rows: list[dict], old: bool, plain: bool) -> dict:
+    """English sentences whose topic is implicit: zero-shot, and trained on English."""
+    from interestmap.classify import TopicClassifier
+    from interestmap.topics import TopicSpace, load_topics
+
+    topics = load_topics(DATA / "ml_topics.yaml")
+    ids = [t.id for t in topics]
+    test = jsonl(DATA / "ml_topics_implicit_en.jsonl")
+    gold = np.array([r["label"] for r in test])
+    v = enc.encode([r["text"] for r in test])
+    space = TopicSpace(topics, enc, text_vectors=old_topic_vectors(topics, enc) if old else None)
+    zs = float(np.mean(np.array(ids)[space.cosines("caption", v).argmax(axis=1)] == gold))
+    train = jsonl(DATA / "ml_topics_train_en.jsonl")
+    texts = [r["text"] for r in train] + [r["en"] for r in rows if r["split"] == "dev"]
+    labels = [r["label"] for r in train] + [r["topic"] for r in rows if r["split"] == "dev"]
+    if plain:
+        from sklearn.linear_model import LogisticRegression
+
+        pred = LogisticRegression(max_iter=2000).fit(enc.encode(texts), labels).predict(v)
+    else:
+        clf = TopicClassifier(text_encoder=enc).fit(texts, labels, zero_shot=space)
+        pred = np.array(ids)[clf.blend_with(space.proba("caption", v), v, ids).argmax(axis=1)]
+    return {"sentences": len(test), "zero_shot": round(zs, 4),
+            "trained_on_english": round(float(np.mean(pred == gold)), 4)}
+
+
+def ml_trained(enc: TextEncoder, rows: list[dict], plain: bool) -> dict:
+    from interestmap.classify import TopicClassifier
+    from interestmap.topics import TopicSpace, load_topics
+
+    topics = load_topics(DATA / "ml_topics.yaml")
+    train = jsonl(DATA / "ml_topics_train_en.jsonl")
+    texts = [r["text"] for r in train] + [r["en"] for r in rows if r["split"] == "dev"]
+    labels = [r["label"] for r in train] + [r["topic"] for r in rows if r["split"] == "dev"]
+    test = [r for r in rows if r["split"] == "test"]
+    gold = np.array([r["topic"] for r in test])
+    if plain:
+        from sklearn.linear_model import LogisticRegression
+
+        model = LogisticRegression(max_iter=2000).fit(enc.encode(texts), labels)
+        predict = model.predict
+        desc = {"model": "LogisticRegression()"}
+    else:
+        space = TopicSpace(topics, enc)
+        clf = TopicClassifier(text_encoder=enc).fit(texts, labels, zero_shot=space)
+
+        def predict(v: np.ndarray) -> np.ndarray:
+            p = clf.blend_with(space.proba("caption", v), v, space.ids)
+            return np.array(space.ids)[p.argmax(axis=1)]
+
+        desc = {"model": "TopicClassifier blend", "C": clf.C_, "blend": clf.blend_}
+    preds = {g: predict(enc.encode([r[g] for r in test])) for g in ML_LANGS}
+    acc = {g: round(float((preds[g] == gold).mean()), 4) for g in ML_LANGS}
+    agree = {g: float((preds[g] == preds["en"]).mean()) for g in ML_LANGS if g != "en"}
+    return {**desc, "train_posts": len(texts), **ml_summary(acc, agree)}
+
+
+def xtopic_trained(enc: TextEncoder, root: Path, plain: bool) -> dict:
+    from interestmap.classify import TopicClassifier
+    from interestmap.topics import XTOPIC_LABELS, Topic, TopicSpace, xtopic_label
+
+    train = xtopic_rows(root, "en", "train")
+    texts = [r["text"] for r in train]
+    labels = [[xtopic_label(t) for t in r["topics"]] for r in train]
+    names = TopicSpace([Topic(id=x, name=x.title(), description=x.title())
+                        for x in XTOPIC_LABELS], enc)
+    if plain:
+        from sklearn.linear_model import LogisticRegression
+
+        from interestmap.classify import _expand
+
+        rows_, labs, w = _expand(labels)
+        model = LogisticRegression(max_iter=2000).fit(enc.encode(texts)[rows_], labs,
+                                                      sample_weight=w)
+
+        def proba(v: np.ndarray) -> np.ndarray:
+            p = model.predict_proba(v)
+            out = np.zeros((len(v), 19))
+            for k, c in enumerate(model.classes_):
+                out[:, XTOPIC_LABELS.index(c)] = p[:, k]
+            return out
+    else:
+        clf = TopicClassifier(text_encoder=enc).fit(texts, labels, zero_shot=names)
+
+        def proba(v: np.ndarray) -> np.ndarray:
+            return clf.blend_with(names.proba("caption", v), v, names.ids)
+    out = {}
+    for lang in X_LANGS:
+        rows = xtopic_rows(root, lang, "test")
+        gold = np.array([[r[x.replace(" ", "_")] for x in XTOPIC_LABELS] for r in rows])
+        out[lang] = top1_f1(proba(enc.encode([r["text"] for r in rows])), gold)
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--variants", default=",".join(VARIANTS),
+                    help=f"comma-separated, from {', '.join(VARIANTS)}")
+    ap.add_argument("--no-xtopic", action="store_true", help="skip the X-Topic sets")
+    args = ap.parse_args(argv)
+    t_start = time.perf_counter()
+    root = None if args.no_xtopic else xtopic_data_dir()
+    rows = jsonl(DATA / "ml_topics.jsonl")
+    names = [v.strip() for v in args.variants.split(",") if v.strip()]
+    variants = make_variants(names)
+    base = variants.pop("_base")  # type: ignore[arg-type]
+    out: dict = {"machine": {"cpus": os.cpu_count(), "load_1min": round(os.getloadavg()[0], 2)},
+                 "results": {}}
+    for name in names:
+        enc = variants[name]
+        print(f"measuring {name} ...", file=sys.stderr, flush=True)
+        r: dict = {"zero_shot": {"ml": ml_zero_shot(enc, rows, old=False)},
+                   "trained_on_english": {"ml": ml_trained(enc, rows, plain=False)}}
+        r["implicit_en"] = implicit_en(enc, rows, old=False, plain=False)
+        if name == "use-m3":  # the plain baseline of issue 11, on the same vectors
+            r["baseline"] = {"zero_shot": {"ml": ml_zero_shot(enc, rows, old=True)},
+                             "trained_on_english": {"ml": ml_trained(enc, rows, plain=True)},
+                             "implicit_en": implicit_en(enc, rows, old=True, plain=True)}
+        if root is not None:
+            r["zero_shot"]["xtopic"] = xtopic_zero_shot(enc, root, old=False)
+            r["trained_on_english"]["xtopic"] = xtopic_trained(enc, root, plain=False)
+            if name == "use-m3":
+                r["baseline"]["zero_shot"]["xtopic"] = xtopic_zero_shot(enc, root, old=True)
+                r["baseline"]["trained_on_english"]["xtopic"] = xtopic_trained(enc, root,
+                                                                               plain=True)
+        out["results"][name] = r
+    out["encode_seconds"] = {n: round(m.seconds, 1) for n, m in base.items()}
+    out["machine"]["load_1min_end"] = round(os.getloadavg()[0], 2)
+    out["total_s"] = round(time.perf_counter() - t_start, 1)
+    print(json.dumps(out, ensure_ascii=False, indent=1))
+
+
+if __name__ == "__main__":
+    main()
