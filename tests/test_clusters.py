@@ -66,8 +66,12 @@ def test_same_topic_in_different_languages_shares_audiences(fitted, tweets):
     # the audience most Spanish sports tweets land in is one of the two main audiences of
     # English sports tweets (English sports splits into US sports and football/cricket)
     assert es_major in [a for a, _ in en.most_common(2)]
-    members = labels == es_major
-    assert np.mean(langs[members] == "en") >= 0.25 and np.mean(langs[members] == "es") >= 0.25
+    # and it is one audience for both: it holds a large part of each language's sports
+    # tweets (measured: 58 % of the 45 English and 58 % of the 19 Spanish ones). Its
+    # members' language shares are not the test: they follow how many tweets each
+    # language has, not whether the topic crosses languages.
+    for lang in ("en", "es"):
+        assert np.mean(labels[sports & (langs == lang)] == es_major) >= 0.35, lang
     # USE covers en/es/ja: most audiences of those tweets mix languages
     mixed = total = 0
     for a in set(labels[(labels >= 0) & (langs != "gr")].tolist()):
