@@ -55,6 +55,18 @@ class Move:
 
 
 # The map -----------------------------------------------------------------------------------
+RICH_HOVER_UP_TO = 20_000
+"""Up to this many points a tooltip carries the clip's caption; beyond, the tooltip names
+the group and the clip card beside the map shows the caption (keeps the page light)."""
+MAX_LABELS = 60
+"""Group names written on the map at most (the page hides those that would overlap)."""
+MAP_CONFIG: dict[str, Any] = {
+    "scrollZoom": True, "displaylogo": False, "doubleClick": "reset",
+    "modeBarButtonsToRemove": ["autoScale2d", "toImage"],
+}
+"""Plotly config of the map: wheel zoom; pan, zoom, box and lasso select in its toolbar."""
+
+
 def map_figure(
     points: Sequence[Mapping[str, Any]],
     groups: Sequence[str] | None = None,
@@ -67,15 +79,22 @@ def map_figure(
     webgl: bool | None = None,
     revision: str | None = None,
     focus: tuple[float, float, float, float] | None = None,
+    density: bool = False,
+    highlight: Sequence[str] = (),
+    rich_hover: bool | None = None,
+    label_names: Mapping[str, str] | None = None,
 ) -> go.Figure:
     """The map of clips, one colour per group, with hover text and highlighted points.
 
     ``points`` are clip payloads (``id``, ``x``, ``y`` and optionally ``caption``,
     ``account``, ``audience_label``, ``language``, ``published_at``); ``groups`` gives
     each point's colour group (default: its ``audience_label``). ``markers`` are drawn as
-    large symbols on top, ``moves`` as arrows, ``selected`` (a clip id) is ringed.
-    ``label_groups`` writes each group's name at its median position; ``focus``
-    (x0, x1, y0, y1) zooms the view onto that box (the whole map stays a pan away).
+    large symbols on top, ``moves`` as arrows, ``selected`` (a clip id) is ringed and
+    ``highlight`` (clip ids, e.g. a search's nearest clips) are ringed in colour.
+    ``label_groups`` writes each group's name at its median position (the biggest first;
+    ``label_names`` may give a shorter text per group); ``density`` shades where clips
+    are dense; ``focus`` (x0, x1, y0, y1) zooms the view onto that box (the whole map
+    stays a pan away). Coordinates go out as float32 arrays (compact in the page).
     """
     if groups is None:
         groups = [str(p.get("audience_label") or NO_AUDIENCE) for p in points]
@@ -83,37 +102,51 @@ def map_figure(
         raise ValueError("groups must have one entry per point")
     keep = [i for i, p in enumerate(points) if _finite(p.get("x")) and _finite(p.get("y"))]
     use_gl = (len(keep) >= WEBGL_FROM) if webgl is None else webgl
+    rich = (len(keep) <= RICH_HOVER_UP_TO) if rich_hover is None else rich_hover
     scatter = go.Scattergl if use_gl else go.Scatter
     fig = go.Figure()
+    xs = np.array([float(points[i]["x"]) for i in keep], dtype=np.float32)
+    ys = np.array([float(points[i]["y"]) for i in keep], dtype=np.float32)
+    pos = {i: j for j, i in enumerate(keep)}
+    if density and len(keep) >= 20:
+        _add_density(fig, xs, ys)
     colors = group_colors([groups[i] for i in keep])
     by_group: dict[str, list[int]] = {}
     for i in keep:
         by_group.setdefault(groups[i], []).append(i)
     order = sorted(by_group, key=lambda g: (g == NO_AUDIENCE, -len(by_group[g]), g))
+    if rich:
+        template = "%{customdata[1]}<extra></extra>"
+    else:
+        template = "<b>%{fullData.name}</b><br><i>hover shows the clip beside the map</i><extra></extra>"
     # Clips without an audience go first, so the others are drawn over them.
     for g in sorted(order, key=lambda g: g != NO_AUDIENCE):
         idx = by_group[g]
+        rows = np.array([pos[i] for i in idx])
+        custom = ([[str(points[i].get("id", "")), hover_html(points[i])] for i in idx] if rich
+                  else [[str(points[i].get("id", ""))] for i in idx])
         fig.add_trace(scatter(
-            x=[float(points[i]["x"]) for i in idx], y=[float(points[i]["y"]) for i in idx],
+            x=xs[rows], y=ys[rows],
             mode="markers", name=short(g, 40), legendrank=order.index(g) + 1,
-            marker={"size": 6 if g == NO_AUDIENCE else 8, "color": colors[g],
+            marker={"size": 6 if g == NO_AUDIENCE else (8 if len(keep) < 5000 else 5),
+                    "color": colors[g],
                     "opacity": 0.55 if g == NO_AUDIENCE else 0.85,
-                    "line": {"width": 0.5, "color": "white"}},
-            customdata=np.array([_hover_row(points[i]) for i in idx], dtype=object),
-            hovertemplate=("<b>%{customdata[3]}</b><br>%{customdata[1]}<br>"
-                           "<i>account:</i> %{customdata[2]} · <i>language:</i> %{customdata[4]}"
-                           "%{customdata[5]}<extra></extra>"),
+                    "line": {"width": 0.5 if len(keep) < 5000 else 0, "color": "white"}},
+            customdata=custom, hovertemplate=template,
         ))
-    if label_groups:
-        _add_group_labels(fig, points, by_group, order)
-    if selected is not None:
-        sel = [points[i] for i in keep if str(points[i].get("id")) == str(selected)]
-        if sel:
+    n_labels = _add_group_labels(fig, xs, ys, pos, by_group, order, label_names) \
+        if label_groups else 0
+    ring = [str(selected)] if selected is not None else []
+    for ids, name, color, size in ((ring, "Selected clip", "#111", 18),
+                                   (list(highlight), "Nearest clips", "#d62728", 14)):
+        want = set(ids)
+        hit = [i for i in keep if str(points[i].get("id")) in want]
+        if hit:
             fig.add_trace(go.Scatter(
-                x=[float(sel[0]["x"])], y=[float(sel[0]["y"])], mode="markers",
-                name="Selected clip", hoverinfo="skip", showlegend=False,
-                marker={"size": 18, "color": "rgba(0,0,0,0)",
-                        "line": {"width": 2.5, "color": "#111"}}))
+                x=xs[[pos[i] for i in hit]], y=ys[[pos[i] for i in hit]], mode="markers",
+                name=name, hoverinfo="skip", showlegend=name == "Nearest clips",
+                marker={"size": size, "color": "rgba(0,0,0,0)",
+                        "line": {"width": 2.5, "color": color}}))
     for mv in moves:
         fig.add_annotation(x=mv.x1, y=mv.y1, ax=mv.x0, ay=mv.y0, xref="x", yref="y",
                            axref="x", ayref="y", showarrow=True, arrowhead=3, arrowsize=1.4,
@@ -129,6 +162,7 @@ def map_figure(
                     "line": {"width": 1.5, "color": "#111"}},
             hovertemplate=f"<b>{html.escape(m.label)}</b><extra></extra>", legendrank=0))
     _style_map(fig, group_title, revision)
+    fig.update_layout(meta={"im_labels": n_labels, "im_points": len(keep)})
     if focus is not None:
         x0, x1, y0, y1 = focus
         fig.update_xaxes(range=[x0, x1])
@@ -136,6 +170,27 @@ def map_figure(
     if not keep and not markers:
         add_note(fig, "No clips match these filters.")
     return fig
+
+
+def _add_density(fig: go.Figure, xs: np.ndarray, ys: np.ndarray, bins: int = 90) -> None:
+    """Shade where clips are dense: a smoothed 2-D histogram drawn as filled contours
+    under the points (a few kB whatever the number of clips)."""
+    from scipy.ndimage import gaussian_filter
+
+    pad_x = 0.05 * float(np.ptp(xs) or 1.0)
+    pad_y = 0.05 * float(np.ptp(ys) or 1.0)
+    h, ex, ey = np.histogram2d(xs, ys, bins=bins,
+                               range=[[xs.min() - pad_x, xs.max() + pad_x],
+                                      [ys.min() - pad_y, ys.max() + pad_y]])
+    z = gaussian_filter(h.T, sigma=1.6)
+    z = z / (z.max() or 1.0)
+    fig.add_trace(go.Contour(
+        z=np.round(z, 3).astype(np.float32), x=((ex[:-1] + ex[1:]) / 2).astype(np.float32),
+        y=((ey[:-1] + ey[1:]) / 2).astype(np.float32), name="density", showscale=False,
+        hoverinfo="skip", showlegend=False, ncontours=8, line={"width": 0},
+        contours={"coloring": "fill", "start": 0.04, "end": 1.0, "size": 0.12},
+        colorscale=[[0, "rgba(255,255,255,0)"], [0.15, "rgba(90,110,160,0.10)"],
+                    [1, "rgba(40,60,120,0.42)"]]))
 
 
 def group_colors(groups: Sequence[str]) -> dict[str, str]:
@@ -149,32 +204,36 @@ def group_colors(groups: Sequence[str]) -> dict[str, str]:
     return out
 
 
-def _hover_row(p: Mapping[str, Any]) -> list[str]:
+def hover_html(p: Mapping[str, Any]) -> str:
+    """The tooltip of one clip: its audience, caption, account, language and date."""
     caption = str(p.get("caption") or "").strip() or "(no caption)"
     when = str(p.get("published_at") or "")[:10]
-    return [str(p.get("id", "")),
-            "<br>".join(_wrap(html.escape(short(caption, 220)), 60)),
-            html.escape(str(p.get("account") or "unknown")),
-            html.escape(str(p.get("audience_label") or NO_AUDIENCE)),
-            html.escape(str(p.get("language") or "?")),
-            f" · <i>posted:</i> {html.escape(when)}" if when else ""]
+    return (f"<b>{html.escape(str(p.get('audience_label') or NO_AUDIENCE))}</b><br>"
+            + "<br>".join(_wrap(html.escape(short(caption, 220)), 60))
+            + f"<br><i>account:</i> {html.escape(str(p.get('account') or 'unknown'))}"
+            f" · <i>language:</i> {html.escape(str(p.get('language') or '?'))}"
+            + (f" · <i>posted:</i> {html.escape(when)}" if when else ""))
 
 
-def _add_group_labels(fig: go.Figure, points: Sequence[Mapping[str, Any]],
+def _add_group_labels(fig: go.Figure, xs: np.ndarray, ys: np.ndarray, pos: Mapping[int, int],
                       by_group: Mapping[str, list[int]], order: Sequence[str],
-                      most: int = 24) -> None:
-    """Each group's name at its median position (the biggest groups only), as
-    annotations so they stay readable above WebGL points too."""
+                      names: Mapping[str, str] | None = None, most: int = MAX_LABELS) -> int:
+    """Each group's name at its median position, biggest group first, as annotations
+    (readable above WebGL points too). The page hides the ones that would overlap a
+    bigger group's name, so names thin out as the map zooms out. Returns how many."""
+    n = 0
     for g in [g for g in order if g != NO_AUDIENCE][:most]:
-        idx = by_group[g]
-        if len(idx) < 2:
+        rows = [pos[i] for i in by_group[g]]
+        if len(rows) < 2:
             continue
+        text = (names or {}).get(g) or g.split(" · ")[0]
         fig.add_annotation(
-            x=_median([float(points[i]["x"]) for i in idx]),
-            y=_median([float(points[i]["y"]) for i in idx]),
-            text=html.escape(short(g.split(" · ")[0], 26)), showarrow=False,
+            x=float(np.median(xs[rows])), y=float(np.median(ys[rows])),
+            text=html.escape(short(text, 26)), showarrow=False,
             font={"size": 11, "color": "rgba(20,20,20,0.9)"},
             bgcolor="rgba(255,255,255,0.6)", borderpad=1, name="group label")
+        n += 1
+    return n
 
 
 def _style_map(fig: go.Figure, group_title: str, revision: str | None) -> None:
@@ -188,7 +247,8 @@ def _style_map(fig: go.Figure, group_title: str, revision: str | None) -> None:
         hoverlabel={"bgcolor": "white", "font": {"size": 12, "family": _FONT},
                     "align": "left"},
         font={"family": _FONT}, dragmode="pan", uirevision=revision or True,
-        clickmode="event")
+        clickmode="event", selectdirection="any",
+        modebar={"orientation": "v", "add": ["lasso2d", "select2d"]})
 
 
 # Bars --------------------------------------------------------------------------------------
@@ -328,12 +388,6 @@ def _finite(v: Any) -> bool:
     except (TypeError, ValueError):
         return False
     return f == f and f not in (float("inf"), float("-inf"))
-
-
-def _median(values: list[float]) -> float:
-    s = sorted(values)
-    n = len(s)
-    return s[n // 2] if n % 2 else 0.5 * (s[n // 2 - 1] + s[n // 2])
 
 
 def _wrap(text: str, width: int) -> list[str]:
