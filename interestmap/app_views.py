@@ -1044,7 +1044,7 @@ def _whatif_map(idx: Any, rep: Any, names: Sequence[str]) -> Any:
                            moves=moves, revision=f"whatif:{idx.dir}",
                            focus=_focus([(m.x, m.y) for m in markers], _map_extent(rows)))
     for m in fig.data:  # the base map recedes, the versions stand out
-        if m.mode == "markers" and m.name not in {mk.label for mk in markers}:
+        if getattr(m, "mode", None) == "markers" and m.name not in {mk.label for mk in markers}:
             m.marker.opacity = 0.35
     return fig
 
