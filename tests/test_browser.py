@@ -1,5 +1,6 @@
 """The app in a real browser: headless Chromium opens it, the map renders with points, a
-click on a point shows the clip, and a check-a-clip round trip answers.
+click on a point shows the clip, a lasso selection lists and exports its clips, a search
+lands on the map, and a check-a-clip round trip answers and pins the clip.
 
 Needs Debian's ``chromium`` and ``chromium-driver`` and the ``selenium`` package; skips
 with a message when any is missing. Screenshots go to ``test-artifacts/``.
@@ -8,6 +9,7 @@ with a message when any is missing. Screenshots go to ``test-artifacts/``.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -144,6 +146,85 @@ def test_map_renders_and_a_point_click_shows_the_clip(app_url: str, browser: obj
     d.save_screenshot(str(artifacts_dir / "app-map-clicked.png"))
 
 
+def _map_box(d: object) -> tuple[float, float, float, float]:
+    """Left, top, width, height of the map's plotting area in the page."""
+    return tuple(d.execute_script(
+        "var gd = document.querySelector('#im-map .js-plotly-plot');"
+        "var r = gd.getBoundingClientRect(), l = gd._fullLayout;"
+        "return [r.left + l.xaxis._offset, r.top + l.yaxis._offset, l.xaxis._length,"
+        " l.yaxis._length];"))
+
+
+def test_a_lasso_selection_lists_and_exports_its_clips(app_url: str, browser: object,
+                                                       artifacts_dir: Path):
+    import csv
+    import io
+
+    from selenium.webdriver.common.by import By
+
+    d = browser
+    d.get(app_url)
+    _wait(d, "the map's points", lambda d: d.find_elements(
+        By.CSS_SELECTOR, "#im-map .js-plotly-plot .scatterlayer .points path") or False)
+    lasso = _wait(d, "the lasso button", lambda d: next(
+        (b for b in d.find_elements(By.CSS_SELECTOR, "#im-map .modebar-btn")
+         if (b.get_attribute("data-title") or "").startswith("Lasso")), False), timeout=30)
+    lasso.click()
+    left, top, width, height = _map_box(d)
+
+    def mouse(kind: str, fx: float, fy: float, buttons: int = 1) -> None:
+        # Chromium's own input pipeline (DevTools protocol), as a hand on a mouse.
+        d.execute_cdp_cmd("Input.dispatchMouseEvent", {
+            "type": kind, "x": left + fx * width, "y": top + fy * height, "button": "left",
+            "buttons": buttons, "clickCount": 1})
+
+    # A loop around the map's left half, drawn in small steps.
+    path = [(0.02, 0.02), (0.55, 0.02), (0.55, 0.98), (0.02, 0.98), (0.02, 0.05)]
+    mouse("mouseMoved", *path[0], buttons=0)
+    mouse("mousePressed", *path[0])
+    for (ax, ay), (bx, by) in zip(path, path[1:], strict=False):
+        for k in range(1, 11):
+            mouse("mouseMoved", ax + (bx - ax) * k / 10, ay + (by - ay) * k / 10)
+    mouse("mouseReleased", *path[-1], buttons=0)
+    _wait(d, "the selection's summary", lambda d: "clips selected" in _text(
+        d, "#im-selection-md"), timeout=60)
+    n = int(re.search(r"([\d,]+) clips selected", _text(d, "#im-selection-md"))
+            .group(1).replace(",", ""))
+    assert 1 <= n <= 60
+    links = _wait(d, "the export files", lambda d: [
+        a for a in d.find_elements(By.CSS_SELECTOR, "#im-export a")
+        if (a.get_attribute("href") or "").endswith((".csv", ".jsonl"))] or False, timeout=30)
+    d.save_screenshot(str(artifacts_dir / "app-lasso-export.png"))
+    hrefs = {Path(a.get_attribute("href")).suffix: a.get_attribute("href") for a in links}
+    assert set(hrefs) == {".csv", ".jsonl"}
+    with urllib.request.urlopen(hrefs[".csv"], timeout=30) as r:
+        rows = list(csv.DictReader(io.StringIO(r.read().decode("utf-8"))))
+    assert len(rows) == n and {"id", "account", "audience", "caption"} <= set(rows[0])
+    with urllib.request.urlopen(hrefs[".jsonl"], timeout=30) as r:
+        assert len(r.read().decode("utf-8").splitlines()) == n
+
+
+def test_a_search_lands_on_the_map(app_url: str, browser: object, artifacts_dir: Path):
+    from selenium.webdriver.common.by import By
+
+    d = browser
+    d.get(app_url)
+    _wait(d, "the map's points", lambda d: d.find_elements(
+        By.CSS_SELECTOR, "#im-map .js-plotly-plot .scatterlayer .points path") or False)
+    box = d.find_element(By.CSS_SELECTOR, "#im-search textarea, #im-search input")
+    box.send_keys("football match and the goal of the season")
+    d.find_element(By.CSS_SELECTOR, "#im-search-go").click()
+    _wait(d, "the search's nearest clips on the map", lambda d: "Nearest clips" in _text(
+        d, "#im-map .legend") and "lands in" in _text(d, "#im-search-md"))
+    xy = d.execute_script(
+        "var gd = document.querySelector('#im-map .js-plotly-plot');"
+        "var t = gd._fullData.find(function (t) { return t.name.indexOf('football') >= 0; });"
+        "return t ? [t.x[0], t.y[0]] : null;")
+    assert xy is not None and all(v == v for v in xy)  # the query has a place on the map
+    assert "Error" not in _text(d, ".toast-body")
+    d.save_screenshot(str(artifacts_dir / "app-search.png"))
+
+
 def test_check_a_clip_round_trip(app_url: str, browser: object, artifacts_dir: Path):
     from selenium.webdriver.common.by import By
 
@@ -167,6 +248,13 @@ def test_check_a_clip_round_trip(app_url: str, browser: object, artifacts_dir: P
         d, "#im-check-map .legend"), timeout=30)
     assert "Error" not in _text(d, ".toast-body")
     d.save_screenshot(str(artifacts_dir / "app-check-clip.png"))
+    # The checked clip is pinned: named on top of every tab, starred on the Map tab.
+    _wait(d, "the pinned clip", lambda d: "My clip" in _text(d, "#im-pin"), timeout=30)
+    next(b for b in d.find_elements(By.CSS_SELECTOR, "button[role='tab']")
+         if b.text.strip() == "Map").click()
+    _wait(d, "my clip on the map", lambda d: "My clip" in _text(d, "#im-map .legend"),
+          timeout=60)
+    d.save_screenshot(str(artifacts_dir / "app-map-pinned.png"))
 
 
 def test_every_tab_is_reachable_through_the_gradio_client(app_url: str):
