@@ -4,7 +4,7 @@
 
 With ``--rows N`` the atlas's real clips are copied to N rows with their map positions
 jittered (2 % of the map's width) and fresh ids, and ``InterestIndex.clips_frame``
-returns those rows (filters applied as the store would: account, language). Everything
+returns those rows (filters applied as the store would: account, language, dates). Everything
 after the store read is the real app code. Writes ``$INTERESTMAP_HOME/accounts.json``
 (clips per account) for the benchmark's account-filter step.
 """
@@ -48,6 +48,7 @@ def main() -> int:
 
     from interestmap import index as index_mod
     from interestmap.index import ensure_default_index
+    from interestmap.store import _timestamp
 
     idx = ensure_default_index()
     real = idx.clips_frame()
@@ -61,6 +62,12 @@ def main() -> int:
                 if f.get(key):
                     allowed = set(f[key]) if isinstance(f[key], list) else {f[key]}
                     keep = [r for r in keep if r.get(key) in allowed]
+            if f.get("since") is not None or f.get("until") is not None:
+                lo = _timestamp(f["since"], "since") if f.get("since") is not None else None
+                hi = _timestamp(f["until"], "until") if f.get("until") is not None else None
+                keep = [r for r in keep if r.get("published_ts") is not None
+                        and (lo is None or r["published_ts"] >= lo)
+                        and (hi is None or r["published_ts"] <= hi)]
             return [dict(r) for r in keep]
 
         index_mod.InterestIndex.clips_frame = clips_frame

@@ -36,6 +36,7 @@ import gradio as gr
 
 from . import app_views as views
 from .errors import InterestmapError
+from .map_page import page_script
 
 log = logging.getLogger("interestmap.app")
 
@@ -55,67 +56,15 @@ CSS = """
 .prose th {white-space: nowrap;}
 """
 
-# Plotly's own click and hover events: write the clip id into a hidden textbox, whose
-# change then asks the server for that clip (gr.Plot has no select event of its own).
-HEAD = """
-<script>
-(function () {
-  var timer = null;
-  function setBox(sel, value) {
-    var box = document.querySelector(sel + ' textarea, ' + sel + ' input');
-    if (!box) return;
-    var setter = Object.getOwnPropertyDescriptor(Object.getPrototypeOf(box), 'value').set;
-    setter.call(box, value);
-    box.dispatchEvent(new Event('input', {bubbles: true}));
-  }
-  function send(ev, delay) {
-    var p = ev && ev.points && ev.points[0];
-    if (!p || !p.customdata || !p.customdata[0]) return;
-    var id = String(p.customdata[0]);
-    clearTimeout(timer);
-    timer = setTimeout(function () { setBox('#im-picked', id + '|' + Date.now()); }, delay);
-  }
-  // Audience names: biggest first; a name that would overlap one already shown is
-  // hidden, so names thin out as the map zooms out and come back when zooming in.
-  function thin(gd) {
-    var n = (gd.layout && gd.layout.meta && gd.layout.meta.im_labels) || 0;
-    if (!n) return;
-    var els = Array.prototype.slice.call(gd.querySelectorAll('.annotation[data-index]'))
-      .filter(function (e) { return +e.getAttribute('data-index') < n; })
-      .sort(function (a, b) { return a.getAttribute('data-index') - b.getAttribute('data-index'); });
-    var shown = [];
-    els.forEach(function (el) {
-      el.style.display = '';
-      var r = el.getBoundingClientRect();
-      var clash = !r.width || shown.some(function (q) {
-        return !(r.right + 4 < q.left || r.left - 4 > q.right || r.bottom + 2 < q.top || r.top - 2 > q.bottom);
-      });
-      if (clash) el.style.display = 'none'; else shown.push(r);
-    });
-  }
-  function hook() {
-    document.querySelectorAll('.im-map .js-plotly-plot').forEach(function (gd) {
-      if (gd.__imHooked || typeof gd.on !== 'function') return;
-      gd.__imHooked = true;
-      gd.on('plotly_click', function (ev) { send(ev, 0); });
-      gd.on('plotly_hover', function (ev) { send(ev, 120); });
-      gd.on('plotly_unhover', function () { clearTimeout(timer); });
-      gd.on('plotly_afterplot', function () { requestAnimationFrame(function () { thin(gd); }); });
-      if (gd.closest('#im-map')) {
-        gd.on('plotly_selected', function (ev) {
-          if (!ev) return;
-          var sel = ev.lassoPoints ? {lasso: {x: ev.lassoPoints.x, y: ev.lassoPoints.y}}
-                  : (ev.range ? {box: {x: ev.range.x, y: ev.range.y}} : null);
-          if (sel) setBox('#im-selection', JSON.stringify(sel) + '|' + Date.now());
-        });
-      }
-      thin(gd);
-    });
-  }
-  new MutationObserver(hook).observe(document.documentElement, {childList: true, subtree: true});
-})();
-</script>
-"""
+# The page's map code (interestmap/static/map_page.js): recolouring and filtering in the
+# page, and Plotly's click, hover and selection events written into hidden textboxes whose
+# change then asks the server (gr.Plot has no select event of its own).
+HEAD = page_script()
+
+IN_PAGE = ("(index, color, accounts, languages, since, until, density) => window.imMap ? "
+           "window.imMap.apply({index: index, color: color, accounts: accounts, "
+           "languages: languages, since: since, until: until, density: density}) : ''")
+"""The map's colouring and filters, applied in the page (returns the map's summary)."""
 
 
 def plot_data(fig: Any) -> Any:
@@ -389,9 +338,17 @@ def build_app(index: str | None = None) -> gr.Blocks:
             api_name="map_options").then(
             map_first, map_inputs, map_out, api_name="map_after_options", **private).then(
             map_rest, map_inputs, map_out, api_name="map_rest_after_options", **private)
+        # Colouring and filters answer in the page at once (the map's figure describes its
+        # clips); "Update map" (which the page presses where it cannot tell) asks the
+        # server. "im-restyle" is pressed by the page when a map from the server was drawn
+        # for other choices than the current ones.
+        in_page = [index_dd, m["color_by"], m["accounts"], m["languages"], m["since"],
+                   m["until"], m["density"]]
         gr.on([m["color_by"].input, m["accounts"].input, m["languages"].input,
-               m["since"].change, m["until"].change, m["apply"].click,
-               m["density"].input], map_figure, map_inputs, map_out, api_name="map_figure")
+               m["since"].change, m["until"].change, m["density"].input,
+               m["restyle"].click], None, in_page, m["summary"], js=IN_PAGE,
+              show_progress="hidden", queue=False)
+        m["apply"].click(map_figure, map_inputs, map_out, api_name="map_figure")
         m["label_language"].input(map_figure, map_inputs, map_out,
                                   api_name="map_names", **private).then(
             lambda i, lang: gr.Dropdown(choices=views.audience_choices(views.get_index(i),
@@ -402,6 +359,7 @@ def build_app(index: str | None = None) -> gr.Blocks:
                          [m["accounts"], m["languages"], m["since"], m["until"], found,
                           m["search_md"]],
                          api_name="clear_filters", **private).then(
+            None, in_page, m["summary"], js=IN_PAGE, show_progress="hidden", queue=False).then(
             map_figure, map_inputs, map_out, api_name="map_after_clear", **private)
         gr.on([m["search_go"].click, m["search"].submit], search, [index_dd, m["search"]],
               [found, m["search_md"]], api_name="search").then(
@@ -455,25 +413,26 @@ def _map_tab() -> dict[str, Any]:
             out["search_md"] = gr.Markdown(elem_id="im-search-md")
         with gr.Column(scale=1, min_width=280):
             out["color_by"] = gr.Radio(list(views.COLOR_BY), value="Audience",
-                                       label="Colour by")
+                                       label="Colour by", elem_id="im-color-by")
             with gr.Row():
                 out["label_language"] = gr.Dropdown(
                     _name_languages(), value=None, label="Audience names in",
                     info="Keywords in this language first", elem_id="im-name-language",
                     scale=2)
-                out["density"] = gr.Checkbox(value=True, label="Density shading", scale=1)
+                out["density"] = gr.Checkbox(value=True, label="Density shading", scale=1,
+                                             elem_id="im-density")
             out["accounts"] = gr.Dropdown([], multiselect=True, label="Accounts",
                                           info="Empty: all accounts", elem_id="im-accounts")
             out["languages"] = gr.Dropdown([], multiselect=True, label="Languages",
-                                           info="Empty: all languages")
+                                           info="Empty: all languages", elem_id="im-languages")
             with gr.Row():
                 out["since"] = gr.DateTime(include_time=False, type="string",
-                                           label="Posted from")
+                                           label="Posted from", elem_id="im-since")
                 out["until"] = gr.DateTime(include_time=False, type="string",
-                                           label="Posted until")
+                                           label="Posted until", elem_id="im-until")
             with gr.Row():
-                out["apply"] = gr.Button("Update map", size="sm")
-                out["clear"] = gr.Button("Clear filters", size="sm")
+                out["apply"] = gr.Button("Update map", size="sm", elem_id="im-apply")
+                out["clear"] = gr.Button("Clear filters", size="sm", elem_id="im-clear")
             with gr.Group(elem_id="im-clip-panel"):
                 out["thumb"] = gr.Image(label="Clip", height=200, interactive=False,
                                         type="filepath", visible=False)
@@ -483,6 +442,7 @@ def _map_tab() -> dict[str, Any]:
                                        label="clip id")
             out["selection"] = gr.Textbox(elem_id="im-selection", visible="hidden",
                                           label="selection")
+            out["restyle"] = gr.Button("Redraw", elem_id="im-restyle", visible="hidden")
     with gr.Group():
         out["selection_md"] = gr.Markdown("Drag the **lasso** or **box** (map toolbar, top "
                                           "right) around some points to list and export "

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from . import plots
+from . import map_page, plots
 from .errors import ConfigError, IndexError_, InterestmapError
 from .signals.language import LANGUAGE_NAMES, language_name
 
@@ -248,7 +248,13 @@ def map_view(choice: str | None, color_by: str = "Audience",
     ``density``: shade dense regions; ``sample``: draw at most this many clips (a
     deterministic sample, for a quick first draw); ``pinned``: the user's checked clip
     (``x``, ``y``, ``label``), starred; ``search``: a :func:`search_view` result, its
-    query starred and its nearest clips ringed. Figures are cached per choice of these."""
+    query starred and its nearest clips ringed. Figures are cached per choice of these.
+
+    Each group keeps its colour whatever the filters. Clips the filters leave out travel
+    in the figure, hidden, with a description of every clip
+    (:func:`interestmap.map_page.page_data`), so the page recolours and filters the map
+    by itself.
+    """
     import json
 
     idx = get_index(choice)
@@ -264,10 +270,22 @@ def map_view(choice: str | None, color_by: str = "Audience",
         hit = _FIGS.get(key)
     if hit is not None:
         return hit
-    rows = _frame(idx, filters)
-    shown_rows = _sample(rows, sample) if sample and len(rows) > sample else rows
-    groups = color_groups(idx, shown_rows, mode, label_language)
+    everything = _frame(idx)
+    rows = _frame(idx, filters) if filters else everything
     title = next(k for k, v in COLOR_BY.items() if v == mode)
+    modes = colour_modes(idx, label_language)
+    colors = _mode_colors(idx, label_language)
+    shown: list[bool] | None = None
+    sampled = None
+    if sample and len(rows) > sample:
+        points: Sequence[Mapping[str, Any]] = _sample(rows, sample)
+        sampled = (f"Drawing {len(points):,} of {len(everything):,} clips first; the rest "
+                   "follow in a moment.")
+    else:
+        points = everything
+        if rows is not everything:
+            ids = {str(r.get("id")) for r in rows}
+            shown = [str(r.get("id")) in ids for r in everything]
     markers = []
     if pinned and pinned.get("x") is not None and pinned.get("y") is not None:
         markers.append(plots.Marker(float(pinned["x"]), float(pinned["y"]), "My clip"))
@@ -275,28 +293,93 @@ def map_view(choice: str | None, color_by: str = "Audience",
         markers.append(plots.Marker(float(search["x"]), float(search["y"]),
                                     f"“{plots.short(str(search.get('query', '')), 30)}”",
                                     symbol="diamond", color="#d62728"))
-    fig = plots.map_figure(shown_rows, groups, group_title=title, selected=selected,
-                           label_groups=mode in ("audience", "topic"),
+    highlight = [str(c["id"]) for c in (search or {}).get("clips", [])]
+    rich = len(everything) <= plots.RICH_HOVER_UP_TO
+    with _LOCK:
+        _FIG_SERIAL[0] += 1
+        serial = _FIG_SERIAL[0]
+    page = map_page.page_data(
+        points, {COLOR_TITLES[k]: m for k, m in modes.items()},
+        {COLOR_TITLES[k]: c for k, c in colors.items()},
+        view=map_page.page_view(DEFAULT_CHOICE if choice is None else choice, title, accounts,
+                                languages, since, until, density),
+        key=f"{serial}", total=len(everything), rich=rich,
+        language_filter=_language_filter(idx), selected=selected, highlight=highlight,
+        sampled=sampled)
+    m = modes[mode]
+    fig = plots.map_figure(points, [m.group(map_page.column_value(r, m.column)) for r in points],
+                           group_title=title, selected=selected, label_groups=m.label_groups,
                            revision=str(idx.dir), density=density, markers=markers,
-                           highlight=[c["id"] for c in (search or {}).get("clips", [])])
-    total = len(_frame(idx))
-    shown = sum(1 for r in rows if r.get("x") is not None)
-    n_aud = len({int(r["audience"]) for r in rows
-                 if r.get("audience") is not None and int(r["audience"]) >= 0})
-    if len(shown_rows) < len(rows):
-        text = (f"Drawing {len(shown_rows):,} of {total:,} clips first; the rest follow in "
-                "a moment.")
-    else:
-        text = (f"Showing {shown:,} of {total:,} clips in {n_aud} audiences. Hover a point to "
-                "read it; click it to see the clip and its audience; drag the lasso or box "
-                "(map toolbar) to list and export clips.")
-        if shown < len(rows):
-            text += f" ({len(rows) - shown} clip(s) with nothing to place are left out.)"
+                           highlight=highlight, shown=shown, colors=colors[mode],
+                           rich_hover=rich, page=page)
+    text = sampled or map_page.summary_text(rows, len(everything))
     with _LOCK:
         if len(_FIGS) > 24:
             _FIGS.clear()
         _FIGS[key] = (fig, text)
     return fig, text
+
+
+_FIG_SERIAL = [0]
+COLOR_TITLES = {v: k for k, v in COLOR_BY.items()}
+"""What each colouring is called on the page (mode -> the "Colour by" choice)."""
+
+
+def colour_modes(idx: Any, label_language: str | None = None) -> dict[str, Any]:
+    """The map's colourings (mode -> :class:`~interestmap.map_page.ColourMode`): by
+    audience (named for ``label_language``), account, language, or declared topic (the
+    top declared topic of the clip's audience)."""
+    from .map_page import ColourMode
+
+    names = audience_labels(idx, label_language)
+    top = {a.id: (a.top_topics[0]["name"] if a.top_topics else a.label)
+           for a in idx.audiences}
+
+    def audience(a: Any) -> str:
+        return plots.NO_AUDIENCE if a is None or a < 0 else names.get(a, f"audience {a}")
+
+    def topic(a: Any) -> str:
+        return plots.NO_AUDIENCE if a is None or a < 0 else top.get(a, plots.NO_AUDIENCE)
+
+    def account(v: Any) -> str:
+        return str(v or "unknown")
+
+    def language(v: Any) -> str:
+        return language_name(v) if v else "unknown"
+
+    return {"audience": ColourMode("Audience", "audience", audience, label_groups=True),
+            "account": ColourMode("Account", "account", account),
+            "topic": ColourMode("Declared topic", "audience", topic, label_groups=True),
+            "language": ColourMode("Language", "language", language)}
+
+
+def _mode_colors(idx: Any, label_language: str | None = None) -> dict[str, dict[str, str]]:
+    """Each colouring's group colours over every clip of the map (cached), so a group
+    keeps its colour whatever the filters and in a down-sampled first draw."""
+    key = (Path(str(idx.dir)).resolve(), "colors", language_code(label_language))
+    with _LOCK:
+        hit = _FRAMES.get(key)
+    if hit is None:
+        rows = _frame(idx)
+        hit = [{mode: plots.group_colors([m.group(map_page.column_value(r, m.column))
+                                          for r in rows])
+                for mode, m in colour_modes(idx, label_language).items()}]
+        with _LOCK:
+            _FRAMES[key] = hit
+    return hit[0]
+
+
+def _language_filter(idx: Any) -> dict[str, str | None]:
+    """Each language the map's filter offers -> the code the index filters on (cached)."""
+    key = (Path(str(idx.dir)).resolve(), "language-filter")
+    with _LOCK:
+        hit = _FRAMES.get(key)
+    if hit is None:
+        hit = [{str(v): language_code(v) for v in {r.get("language") for r in _frame(idx)}
+                if v}]
+        with _LOCK:
+            _FRAMES[key] = hit
+    return hit[0]
 
 
 def _sample(rows: Sequence[Mapping[str, Any]], n: int) -> list[Mapping[str, Any]]:
@@ -327,21 +410,8 @@ def color_groups(idx: Any, rows: Sequence[Mapping[str, Any]], mode: str,
                  label_language: str | None = None) -> list[str]:
     """The colour group of each clip: its audience (named for ``label_language``),
     account, language or declared topic (the top declared topic of its audience)."""
-    if mode == "audience":
-        names = audience_labels(idx, label_language)
-        return [names.get(int(r["audience"]), str(r.get("audience_label")))
-                if r.get("audience") is not None and int(r["audience"]) >= 0
-                else plots.NO_AUDIENCE for r in rows]
-    if mode == "account":
-        return [str(r.get("account") or "unknown") for r in rows]
-    if mode == "language":
-        return [language_name(r.get("language")) if r.get("language") else "unknown"
-                for r in rows]
-    top = {a.id: (a.top_topics[0]["name"] if a.top_topics else a.label)
-           for a in idx.audiences}
-    return [top.get(int(r["audience"]), plots.NO_AUDIENCE)
-            if r.get("audience") is not None and int(r["audience"]) >= 0 else plots.NO_AUDIENCE
-            for r in rows]
+    m = colour_modes(idx, label_language)[mode]
+    return [m.group(map_page.column_value(r, m.column)) for r in rows]
 
 
 def audience_view(choice: str | None, audience: int | str | None) -> tuple[str, Any]:
