@@ -104,6 +104,100 @@ def test_group_colors_are_distinct_and_stable():
     assert len(set(named)) == 30
 
 
+def test_map_figure_keeps_filtered_out_points_hidden_for_the_page():
+    pts = _points(40)
+    pts[3]["x"] = None  # nothing to place: never drawn, never hidden
+    shown = [i % 4 != 1 for i in range(40)]
+    colors = {"group 0": "#010101", "group 1": "#020202", "group 2": "#030303",
+              plots.NO_AUDIENCE: "#c8c8c8"}
+    fig = plots.map_figure(pts, shown=shown, colors=colors, page={"key": "k"})
+    visible = [t for t in fig.data if t.meta == plots.POINTS_META]
+    hidden = [t for t in fig.data if t.meta == plots.HIDDEN_META]
+    ids = [c[0] for t in visible for c in t.customdata]
+    assert sorted(ids) == sorted(p["id"] for i, p in enumerate(pts) if shown[i] and i != 3)
+    assert len(hidden) == 1 and hidden[0].visible is False and not hidden[0].showlegend
+    assert sorted(c[0] for c in hidden[0].customdata) == \
+        sorted(p["id"] for i, p in enumerate(pts) if not shown[i])
+    assert all(t.marker.color == colors[t.name] for t in visible)  # colours as given
+    assert fig.layout.meta["im_points"] == len(ids)
+    # rows: the index in points of each drawn point, in trace order (shown, then hidden)
+    rows = plots.decode_ints(fig.layout.meta["im_map"]["rows"])
+    order = [c[0] for t in [*visible, *hidden] for c in t.customdata]
+    assert [pts[r]["id"] for r in rows] == order and 3 not in rows
+    with pytest.raises(ValueError):
+        plots.map_figure(pts, shown=[True])
+
+
+def test_density_grid_is_a_gaussian_smoothed_histogram():
+    from scipy.ndimage import gaussian_filter
+
+    rng = np.random.default_rng(0)
+    xs = rng.normal(size=2000).astype(np.float32)
+    ys = (rng.normal(size=2000) * 3).astype(np.float32)
+    z, xc, yc = plots.density_grid(xs, ys)
+    assert z.shape == (plots.DENSITY_BINS, plots.DENSITY_BINS) and z.max() == 1.0
+    pad_x, pad_y = 0.05 * np.ptp(xs), 0.05 * np.ptp(ys)
+    h, _, _ = np.histogram2d(xs.astype(float), ys.astype(float), bins=plots.DENSITY_BINS,
+                             range=[[xs.min() - pad_x, xs.max() + pad_x],
+                                    [ys.min() - pad_y, ys.max() + pad_y]])
+    ref = gaussian_filter(h.T, sigma=plots.DENSITY_SIGMA)
+    assert np.abs(z - ref / ref.max()).max() <= 0.0006  # rounded to 3 decimals
+    assert xc[0] < xs.min() and xc[-1] > xs.max() and yc[0] < ys.min() and yc[-1] > ys.max()
+    assert np.allclose(np.diff(xc), (xs.max() - xs.min()) * 1.1 / plots.DENSITY_BINS, rtol=1e-4)
+
+
+def test_small_integers_travel_as_compact_base64():
+    for top, dtype in ((200, "u1"), (60_000, "u2"), (70_000, "u4")):
+        v = np.array([0, 1, top, 7])
+        spec = plots.encode_ints(v)
+        assert spec["dtype"] == dtype and plots.decode_ints(spec).tolist() == v.tolist()
+    with pytest.raises(ValueError):
+        plots.encode_ints([-1])
+
+
+def test_page_data_describes_each_clip_for_every_colouring():
+    from interestmap import map_page
+
+    pts = _points(30)
+    for i, p in enumerate(pts):
+        p.update(audience=(i % 4) - 1, published_ts=1.7e9 + 86400 * (i % 5),
+                 language=["en", "es", None][i % 3])
+    modes = {"Audience": map_page.ColourMode(
+                 "Audience", "audience",
+                 lambda a: plots.NO_AUDIENCE if a is None or a < 0 else f"aud {a} · words",
+                 label_groups=True),
+             "Language": map_page.ColourMode("Language", "language", lambda v: v or "unknown")}
+    colors = {"Audience": {"aud 0 · words": "#111111"}, "Language": {"en": "#222222"}}
+    page = map_page.page_data(
+        pts, modes, colors, view=map_page.page_view("idx", "Audience", None, ["es"], "",
+                                                     " 2024-01-01 ", True),
+        key="7", total=31, rich=False, language_filter={"en": "en", "es": "es"})
+    cols = map_page.decoded(page)
+    assert cols["account"] == [p["account"] for p in pts]
+    assert cols["language"] == [p["language"] for p in pts]
+    assert cols["audience"] == [p["audience"] for p in pts]
+    assert cols["ts"] == [p["published_ts"] for p in pts]
+    aud = page["modes"]["Audience"]
+    assert aud["groups"] == sorted(aud["groups"])  # the page sorts ties by this order
+    for i, p in enumerate(pts):
+        g = aud["groups"][aud["of"][page["cols"]["audience"]["values"].index(p["audience"])]]
+        assert g == modes["Audience"].group(p["audience"]), i
+    at = aud["groups"].index("aud 0 · words")
+    assert aud["colors"][at] == "#111111" and aud["labels"][at] == "aud 0"
+    assert aud["no_audience"] == aud["groups"].index(plots.NO_AUDIENCE)
+    assert page["modes"]["Language"]["labels"] is None
+    assert page["view"] == {"index": "idx", "color": "Audience", "accounts": [],
+                            "languages": ["es"], "since": None, "until": "2024-01-01",
+                            "density": True}
+    assert page["style"]["markers"]["named_huge"]["size"] < \
+        page["style"]["markers"]["named_small"]["size"]
+    rows = [{"x": 1.0, "y": 2.0, "audience": 3}, {"x": None, "y": 1.0, "audience": -1},
+            {"x": 0.5, "y": 0.5, "audience": 3}]
+    text = map_page.summary_text(rows * 700, total=12_345)
+    assert text.startswith("Showing 1,400 of 12,345 clips in 1 audiences.")
+    assert "(700 clip(s) with nothing to place are left out.)" in text
+
+
 def test_topic_bars_rank_topics_and_keep_sources():
     scores = {"caption": {"Cooking": 0.8, "Travel": 0.3, "Gaming": 0.1},
               "visuals": {"Cooking": 0.5, "Travel": 0.6, "Gaming": 0.05}}
@@ -193,9 +287,9 @@ def test_map_view_colours_filters_and_lists(views, small_index: Path):
     pts = [t for t in fig.data if getattr(t, "mode", None) == "markers"]
     assert sum(len(t.x) for t in pts) == 60 and "60 of 60 clips" in text
     fig, _ = views.map_view(choice, "Account", accounts=["alice"])
-    assert [t.name for t in fig.data if getattr(t, "mode", None) == "markers"] == ["alice"]
+    assert [t.name for t in fig.data if t.meta == plots.POINTS_META] == ["alice"]
     fig, text = views.map_view(choice, "Language", languages=["Japanese (ja)"])
-    assert [t.name for t in fig.data if getattr(t, "mode", None) == "markers"] == ["Japanese"]
+    assert [t.name for t in fig.data if t.meta == plots.POINTS_META] == ["Japanese"]
     assert "15 of 60" in text
     fig, text = views.map_view(choice, "Audience", since="2024-06-01")
     assert "8 of 60" in text  # i % 6 == 5 (i = 5, 11) -> June: 2 per language
@@ -206,6 +300,42 @@ def test_map_view_colours_filters_and_lists(views, small_index: Path):
     assert len([t for t in fig.data if getattr(t, "mode", None) == "markers"]) >= 1
     with pytest.raises(ConfigError):
         views.map_view(choice, "Mood")
+
+
+@pytest.mark.slow
+def test_map_view_keeps_colours_and_sends_every_clip_for_the_page(views, small_index: Path):
+    """A filtered map hides the clips it leaves out (the page can show them again) and
+    keeps each group's colour; so does a down-sampled first draw."""
+    from interestmap import map_page
+
+    choice = str(small_index)
+
+    def traces(fig):
+        return {t.name: t for t in fig.data if t.meta == plots.POINTS_META}
+
+    full, _ = views.map_view(choice, "Account")
+    alice, text = views.map_view(choice, "Account", accounts=["alice"])
+    assert list(traces(alice)) == ["alice"]
+    assert traces(alice)["alice"].marker.color == traces(full)["alice"].marker.color
+    hidden = next(t for t in alice.data if t.meta == plots.HIDDEN_META)
+    assert len(hidden.x) + len(traces(alice)["alice"].x) == 60
+    page = alice.layout.meta["im_map"]
+    assert page["n"] == 60 and page["total"] == 60
+    assert page["view"]["accounts"] == ["alice"] and page["view"]["color"] == "Account"
+    assert set(page["modes"]) == set(views.COLOR_BY)
+    idx = views.get_index(choice)
+    assert text == map_page.summary_text(views._frame(idx, {"account": ["alice"]}), 60)
+    cols = map_page.decoded(page)
+    assert sorted(cols["account"]) == sorted(r["account"] for r in views._frame(idx))
+    sampled, _ = views.map_view(choice, "Audience", sample=20)
+    whole, _ = views.map_view(choice, "Audience")
+    for name, t in traces(sampled).items():
+        assert t.marker.color == traces(whole)[name].marker.color
+    assert sampled.layout.meta["im_map"]["summary"]["sampled"].startswith("Drawing 20 of 60")
+    # the browser language picks the audience names; colours stay with their audiences
+    ja, _ = views.map_view(choice, "Audience", label_language="ja")
+    assert sorted(t.marker.color for t in traces(ja).values()) == \
+        sorted(t.marker.color for t in traces(whole).values())
 
 
 @pytest.mark.slow
