@@ -17,7 +17,9 @@ and a multilingual analyzer:
   written without accents is caught too;
 * Chinese and Japanese have no spaces: a run of kanji/hanzi becomes character bigrams
   (a lone character stays a unigram), a katakana run is one word (loanwords such as
-  サッカー), and hiragana runs, mostly grammar, are dropped.
+  サッカー), and hiragana runs, mostly grammar, are dropped. A lone kanji followed by
+  hiragana that is not a particle is the stem of a verb or adjective (楽しい, 見る,
+  勝った) and says nothing on its own: it is dropped (a noun, 猫が or #猫, stays).
 
 c-TF-IDF runs twice: over audiences (the audience's keywords) and over (audience,
 language) pairs, so that the words of one language are weighed against that language's
@@ -155,6 +157,8 @@ def _terms(text: str, language: str | None = None) -> list[tuple[str, bool | Non
     for m in _TOKEN.finditer(raw):
         han, kata, _hira, surface = m.groups()
         if han:
+            if len(han) == 1 and _inflected(raw, m.end()):
+                continue
             grams = [han] if len(han) == 1 else [han[i:i + 2] for i in range(len(han) - 1)]
             out.extend((g, None) for g in grams if g not in stops)
         elif kata:
@@ -174,6 +178,21 @@ def _terms(text: str, language: str | None = None) -> list[tuple[str, bool | Non
                 name_like = True
             out.append((word, name_like))
     return out
+
+
+def _inflected(text: str, end: int) -> bool:
+    """Whether a lone kanji ending at ``end`` is the stem of an inflected Japanese word:
+    followed by hiragana (okurigana: 楽しい, 見る, 勝った) that is not a particle after a
+    noun (猫が, 絵を, 夢の). Such a stem says nothing on its own; a noun of one kanji
+    keeps its place (#猫, 猫が好き, 夢の国)."""
+    rest = text[end:end + 2]
+    if not rest or not ("\u3040" <= rest[0] <= "\u309f"):
+        return False
+    return rest[0] not in _PARTICLES
+
+
+_PARTICLES = frozenset("がをにはのでともへ")
+"""Hiragana that, right after a lone kanji, begin a particle (the kanji is a noun)."""
 
 
 def tokenize(text: str, language: str | None = None) -> list[str]:

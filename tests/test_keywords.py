@@ -53,8 +53,44 @@ def test_tokenize_cjk_runs():
     # kanji runs -> bigrams, katakana runs -> one word, hiragana (grammar) dropped,
     # full-width Latin folded to ASCII
     assert tokenize("サッカー日本代表が勝った！ＦＢＩ", "ja") == \
-        ["サッカー", "日本", "本代", "代表", "勝", "fbi"]
+        ["サッカー", "日本", "本代", "代表", "fbi"]
     assert tokenize("我喜欢足球比赛", "zh") == ["我喜", "喜欢", "欢足", "足球", "球比", "比赛"]
+
+
+def test_a_lone_kanji_is_a_keyword_as_a_noun_not_as_a_verb_or_adjective_stem():
+    # 楽しい (fun), 見る (to see), 食べた (ate): stems with okurigana say nothing alone
+    assert tokenize("週末は楽しい！映画を見るだけ、ラーメン食べた", "ja") == \
+        ["週末", "映画", "ラーメン"]
+    # a noun of one kanji before a particle, alone, or as a hashtag stays
+    assert tokenize("猫がかわいい #犬 夢の国へ 車🚗", "ja") == ["猫", "犬", "夢", "国", "車"]
+    # other scripts are not touched: Chinese has no hiragana, Korean no kanji
+    assert tokenize("我爱猫。猫", "zh") == ["我爱", "爱猫", "猫"]
+    assert tokenize("고양이 사진", "ko") == ["고양이", "사진"]
+
+
+@pytest.mark.slow
+def test_japanese_keywords_on_real_tweets_are_words_not_stems():
+    """On 1,000 Japanese X-Topic tweets, per topic: lone kanji were 50 of 152 keywords
+    (楽, 勝, 強, 終 for gaming; 買, 寝, 食, 飲 for daily life), mostly stems of verbs and
+    adjectives; now those few left are nouns (絵, 曲, 歌, 夢, 車...)."""
+    import json
+
+    from conftest import data_dir
+
+    root = data_dir()
+    if root is None:
+        pytest.skip("real data not found: set INTERESTMAP_DATA to the shared data folder")
+    with open(root / "xtopic" / "ja" / "ja_1000.jsonl", encoding="utf-8") as f:
+        rows = [json.loads(line) for line in f]
+    topics = sorted({r["topics"][0] for r in rows})
+    labels = [topics.index(r["topics"][0]) for r in rows]
+    kw = top_keywords([r["text"] for r in rows], labels, n=8, languages=["ja"] * len(rows))
+    words = {topics[t]: [w for w, _ in ws] for t, ws in kw.items()}
+    lone = [w for ws in words.values() for w in ws if len(w) == 1]
+    assert len(lone) <= 20, lone
+    stems = set("楽勝強終買寝食飲持描読書戻好欲嫌合感切聴泣聞増込潰教")
+    assert not stems & set(lone), lone
+    assert {"ゲーム", "チーム"} <= set(words["Gaming"]), words["Gaming"]
 
 
 def test_stop_words_come_from_stopwords_iso_per_language():
