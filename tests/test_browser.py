@@ -155,6 +155,31 @@ def _map_box(d: object) -> tuple[float, float, float, float]:
         " l.yaxis._length];"))
 
 
+def _draw_lasso(d: object, path: list[tuple[float, float]]) -> None:
+    """Pick the lasso in the map's toolbar and draw ``path`` (fractions of the plotting
+    area) in small steps with the real mouse (Chromium's input pipeline, through the
+    DevTools protocol)."""
+    from selenium.webdriver.common.by import By
+
+    lasso = _wait(d, "the lasso button", lambda d: next(
+        (b for b in d.find_elements(By.CSS_SELECTOR, "#im-map .modebar-btn")
+         if (b.get_attribute("data-title") or "").startswith("Lasso")), False), timeout=30)
+    d.execute_script("arguments[0].click();", lasso)  # the toolbar shows on hover only
+    left, top, width, height = _map_box(d)
+
+    def mouse(kind: str, fx: float, fy: float, buttons: int = 1) -> None:
+        d.execute_cdp_cmd("Input.dispatchMouseEvent", {
+            "type": kind, "x": left + fx * width, "y": top + fy * height, "button": "left",
+            "buttons": buttons, "clickCount": 1})
+
+    mouse("mouseMoved", *path[0], buttons=0)
+    mouse("mousePressed", *path[0])
+    for (ax, ay), (bx, by) in zip(path, path[1:], strict=False):
+        for k in range(1, 11):
+            mouse("mouseMoved", ax + (bx - ax) * k / 10, ay + (by - ay) * k / 10)
+    mouse("mouseReleased", *path[-1], buttons=0)
+
+
 def test_a_lasso_selection_lists_and_exports_its_clips(app_url: str, browser: object,
                                                        artifacts_dir: Path):
     import csv
@@ -166,26 +191,8 @@ def test_a_lasso_selection_lists_and_exports_its_clips(app_url: str, browser: ob
     d.get(app_url)
     _wait(d, "the map's points", lambda d: d.find_elements(
         By.CSS_SELECTOR, "#im-map .js-plotly-plot .scatterlayer .points path") or False)
-    lasso = _wait(d, "the lasso button", lambda d: next(
-        (b for b in d.find_elements(By.CSS_SELECTOR, "#im-map .modebar-btn")
-         if (b.get_attribute("data-title") or "").startswith("Lasso")), False), timeout=30)
-    lasso.click()
-    left, top, width, height = _map_box(d)
-
-    def mouse(kind: str, fx: float, fy: float, buttons: int = 1) -> None:
-        # Chromium's own input pipeline (DevTools protocol), as a hand on a mouse.
-        d.execute_cdp_cmd("Input.dispatchMouseEvent", {
-            "type": kind, "x": left + fx * width, "y": top + fy * height, "button": "left",
-            "buttons": buttons, "clickCount": 1})
-
-    # A loop around the map's left half, drawn in small steps.
-    path = [(0.02, 0.02), (0.55, 0.02), (0.55, 0.98), (0.02, 0.98), (0.02, 0.05)]
-    mouse("mouseMoved", *path[0], buttons=0)
-    mouse("mousePressed", *path[0])
-    for (ax, ay), (bx, by) in zip(path, path[1:], strict=False):
-        for k in range(1, 11):
-            mouse("mouseMoved", ax + (bx - ax) * k / 10, ay + (by - ay) * k / 10)
-    mouse("mouseReleased", *path[-1], buttons=0)
+    # A loop around the map's left half.
+    _draw_lasso(d, [(0.02, 0.02), (0.55, 0.02), (0.55, 0.98), (0.02, 0.98), (0.02, 0.05)])
     _wait(d, "the selection's summary", lambda d: "clips selected" in _text(
         d, "#im-selection-md"), timeout=60)
     n = int(re.search(r"([\d,]+) clips selected", _text(d, "#im-selection-md"))
@@ -377,6 +384,15 @@ def assert_same_map(page: dict, server: dict, what: str) -> None:
             a["y"] == pytest.approx(b["y"], abs=1e-9), f"{what}: label {a['text']} moved"
 
 
+def _open_map(d: object, url: str) -> None:
+    """Open the app and wait for the map and the description of its clips."""
+    d.get(url)
+    _wait(d, "the map", lambda d: d.execute_script(
+        "var gd = document.querySelector('#im-map .js-plotly-plot');"
+        "return !!(gd && gd.layout && gd.layout.meta && gd.layout.meta.im_map);"), timeout=120)
+    time.sleep(1.0)
+
+
 def _server_calls(d: object) -> int:
     """How many requests the page has sent to the app's event queue so far."""
     return int(d.execute_script(
@@ -418,11 +434,7 @@ def test_colour_and_filters_answer_in_the_page_as_the_server_would(
     from selenium.webdriver.common.by import By
 
     d = browser
-    d.get(app_url)
-    _wait(d, "the map", lambda d: d.execute_script(
-        "var gd = document.querySelector('#im-map .js-plotly-plot');"
-        "return !!(gd && gd.layout && gd.layout.meta && gd.layout.meta.im_map);"), timeout=120)
-    time.sleep(1.0)
+    _open_map(d, app_url)
     index = d.execute_script("return document.querySelector('#im-map .js-plotly-plot')"
                              ".layout.meta.im_map.view.index")
     client = client_mod.Client(app_url, verbose=False)
@@ -487,11 +499,7 @@ def test_a_server_map_drawn_for_older_choices_takes_the_current_ones(app_url: st
     from selenium.webdriver.common.by import By
 
     d = browser
-    d.get(app_url)
-    _wait(d, "the map", lambda d: d.execute_script(
-        "var gd = document.querySelector('#im-map .js-plotly-plot');"
-        "return !!(gd && gd.layout && gd.layout.meta && gd.layout.meta.im_map);"), timeout=120)
-    time.sleep(1.0)
+    _open_map(d, app_url)
     # Draw the page's map for other choices than the controls show (as a map from the
     # server for an older request would be), then let a new map from the server arrive.
     d.execute_script("var v = document.querySelector('#im-map .js-plotly-plot')"
@@ -522,24 +530,8 @@ def test_a_lasso_exports_only_the_clips_the_filters_show(app_url: str, browser: 
     _wait(d, "bob's clips only", lambda d: "Showing 60 " not in _text(d, "#im-map-summary")
           and "of 60 clips" in _text(d, "#im-map-summary"), timeout=30)
     shown = int(re.search(r"Showing ([\d,]+) of", _text(d, "#im-map-summary")).group(1))
-    lasso = next(b for b in d.find_elements(By.CSS_SELECTOR, "#im-map .modebar-btn")
-                 if (b.get_attribute("data-title") or "").startswith("Lasso"))
-    d.execute_script("arguments[0].click();", lasso)  # the toolbar shows on hover only
-    left, top, width, height = _map_box(d)
-
-    def mouse(kind: str, fx: float, fy: float, buttons: int = 1) -> None:
-        d.execute_cdp_cmd("Input.dispatchMouseEvent", {
-            "type": kind, "x": left + fx * width, "y": top + fy * height, "button": "left",
-            "buttons": buttons, "clickCount": 1})
-
-    # A loop around the whole map, drawn in small steps.
-    path = [(0.01, 0.01), (0.99, 0.01), (0.99, 0.99), (0.01, 0.99), (0.01, 0.03)]
-    mouse("mouseMoved", *path[0], buttons=0)
-    mouse("mousePressed", *path[0])
-    for (ax, ay), (bx, by) in zip(path, path[1:], strict=False):
-        for k in range(1, 11):
-            mouse("mouseMoved", ax + (bx - ax) * k / 10, ay + (by - ay) * k / 10)
-    mouse("mouseReleased", *path[-1], buttons=0)
+    # A loop around the whole map.
+    _draw_lasso(d, [(0.01, 0.01), (0.99, 0.01), (0.99, 0.99), (0.01, 0.99), (0.01, 0.03)])
     _wait(d, "the selection's summary", lambda d: "clips selected" in _text(
         d, "#im-selection-md"), timeout=60)
     link = _wait(d, "the CSV export", lambda d: next(
