@@ -20,7 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import plots
+import numpy as np
+
+from . import map_page, plots
 from .errors import ConfigError, IndexError_, InterestmapError
 from .signals.language import LANGUAGE_NAMES, language_name
 
@@ -36,7 +38,16 @@ Progress = Callable[..., Any]
 _LOCK = threading.RLock()
 _OPEN: dict[Path, tuple[str, Any]] = {}
 _FRAMES: dict[tuple[Path, str], list[dict[str, Any]]] = {}
+_FIGS: dict[tuple[Any, ...], tuple[Any, str]] = {}
 _EXTRA: list[Path] = []
+FIRST_DRAW_POINTS = 12_000
+"""A map with more clips than this is drawn twice: first a sample of this many (so the
+page shows a map at once), then every clip."""
+TRY_THIS = ("**Try this:** hover the map to read clips · drag the lasso (toolbar, top "
+            "right of the map) around a group to list and export its clips · search "
+            "*street food in Rome* · check your own caption on **Check a clip** · compare "
+            "*casa.caliente* with *fit.with.ana* on **Competitors**.")
+"""The first screen's one line on what to try."""
 
 
 # Indexes ---------------------------------------------------------------------------------
@@ -104,7 +115,7 @@ def get_index(choice: str | None, progress: Progress | None = None) -> Any:
         cached = _OPEN.get(d)
         if cached is not None and cached[0] == generation and generation:
             return cached[1]
-        if is_default and not generation:
+        if is_default and (not generation or cached is None):
             step = _build_steps(progress, "Preparing the built-in topic atlas (first run only)")
             idx = ensure_default_index(d, progress=step)
             generation = str(idx.manifest.get("data", ""))
@@ -115,6 +126,8 @@ def get_index(choice: str | None, progress: Progress | None = None) -> Any:
         _OPEN[d] = (generation, idx)
         for key in [k for k in _FRAMES if k[0] == d]:
             del _FRAMES[key]
+        for key in [k for k in _FIGS if k[0] == d]:
+            del _FIGS[key]
         return idx
 
 
@@ -141,6 +154,7 @@ def close_all() -> None:
             idx.close()
         _OPEN.clear()
         _FRAMES.clear()
+        _FIGS.clear()
 
 
 def index_overview(choice: str | None) -> str:
@@ -157,7 +171,12 @@ def index_overview(choice: str | None) -> str:
             f"{'s' if len(accounts) != 1 else ''}, grouped into {n_aud} audiences")
     if out:
         text += f"; {out:.0%} of the clips fit no audience clearly"
-    return text + "."
+    text += "."
+    sources = (idx.manifest.get("about") or {}).get("sources") or []
+    if sources:
+        text += " Posts: " + "; ".join(f"{_md(x.get('name', '?'))} ({_md(x.get('license', '?'))})"
+                                       for x in sources) + "."
+    return text
 
 
 # Map -------------------------------------------------------------------------------------
@@ -183,6 +202,18 @@ def _frame(idx: Any, filters: Mapping[str, Any] | None = None) -> list[dict[str,
     return rows
 
 
+def _by_id(idx: Any) -> dict[str, dict[str, Any]]:
+    """The map's clips by id (cached with the frame)."""
+    key = (Path(str(idx.dir)).resolve(), "by-id")
+    with _LOCK:
+        hit = _FRAMES.get(key)
+    if hit is None:
+        hit = [{str(r.get("id")): r for r in _frame(idx)}]
+        with _LOCK:
+            _FRAMES[key] = hit
+    return hit[0]
+
+
 def map_filters(accounts: Sequence[str] | None = None, languages: Sequence[str] | None = None,
                 since: Any = None, until: Any = None) -> dict[str, Any]:
     """The index filter for the map's account, language and date choices."""
@@ -198,7 +229,7 @@ def map_filters(accounts: Sequence[str] | None = None, languages: Sequence[str] 
     return f
 
 
-def filter_options(choice: str | None) -> dict[str, Any]:
+def filter_options(choice: str | None, label_language: str | None = None) -> dict[str, Any]:
     """Choices for the map's filters: accounts (most clips first), languages (as
     ``(name, code)``), audiences (as ``(label, id)``) and the date range of the clips."""
     idx = get_index(choice)
@@ -209,58 +240,194 @@ def filter_options(choice: str | None) -> dict[str, Any]:
     return {
         "accounts": [a for a, _ in acc.most_common()],
         "languages": [(f"{language_name(c)} ({n})", c) for c, n in langs.most_common()],
-        "audiences": audience_choices(idx),
+        "audiences": audience_choices(idx, label_language),
         "dates": (dates[0], dates[-1]) if dates else None,
     }
 
 
-def audience_choices(idx: Any) -> list[tuple[str, int]]:
-    """``(label with size, id)`` of each audience, largest first."""
-    return [(f"{a.label} ({a.size})", int(a.id))
+def audience_choices(idx: Any, language: str | None = None) -> list[tuple[str, int]]:
+    """``(label with size, id)`` of each audience, largest first (names for ``language``)."""
+    return [(f"{a.label_for(language)} ({a.size})", int(a.id))
             for a in sorted(idx.audiences, key=lambda a: -a.size)]
 
 
 def map_view(choice: str | None, color_by: str = "Audience",
              accounts: Sequence[str] | None = None, languages: Sequence[str] | None = None,
              since: Any = None, until: Any = None,
-             selected: str | None = None) -> tuple[Any, str]:
-    """The map figure and a one-line summary, for the chosen colouring and filters."""
+             selected: str | None = None, *, label_language: str | None = None,
+             density: bool = True, sample: int | None = None,
+             pinned: Mapping[str, Any] | None = None,
+             search: Mapping[str, Any] | None = None) -> tuple[Any, str]:
+    """The map figure and a one-line summary, for the chosen colouring and filters.
+
+    ``label_language``: audience names with the keywords of that language first;
+    ``density``: shade dense regions; ``sample``: draw at most this many clips (a
+    deterministic sample, for a quick first draw); ``pinned``: the user's checked clip
+    (``x``, ``y``, ``label``), starred; ``search``: a :func:`search_view` result, its
+    query starred and its nearest clips ringed. Figures are cached per choice of these.
+
+    Each group keeps its colour whatever the filters. Clips the filters leave out travel
+    in the figure, hidden, with a description of every clip
+    (:func:`interestmap.map_page.page_data`), so the page recolours and filters the map
+    by itself.
+    """
+    import json
+
     idx = get_index(choice)
-    rows = _frame(idx, map_filters(accounts, languages, since, until))
+    filters = map_filters(accounts, languages, since, until)
     mode = COLOR_BY.get(color_by, color_by)
     if mode not in COLOR_BY.values():
         raise ConfigError(f"colour by {color_by!r}? choose one of {', '.join(COLOR_BY)}")
-    groups = color_groups(idx, rows, mode)
+    key = (Path(str(idx.dir)).resolve(), json.dumps(filters, sort_keys=True), mode,
+           language_code(label_language), bool(density), sample,
+           json.dumps(pinned or None, sort_keys=True, default=str),
+           json.dumps(search or None, sort_keys=True, default=str), selected)
+    with _LOCK:
+        hit = _FIGS.get(key)
+    if hit is not None:
+        return hit
+    everything = _frame(idx)
+    rows = _frame(idx, filters) if filters else everything
     title = next(k for k, v in COLOR_BY.items() if v == mode)
-    fig = plots.map_figure(rows, groups, group_title=title, selected=selected,
-                           label_groups=mode in ("audience", "topic"),
-                           revision=str(idx.dir))
-    total = len(_frame(idx))
-    shown = sum(1 for r in rows if r.get("x") is not None)
-    n_aud = len({int(r["audience"]) for r in rows
-                 if r.get("audience") is not None and int(r["audience"]) >= 0})
-    text = (f"Showing {shown:,} of {total:,} clips in {n_aud} audiences. Hover a point to "
-            "read it; click it to see the clip and its audience.")
-    if shown < len(rows):
-        text += f" ({len(rows) - shown} clip(s) with nothing to place are left out.)"
+    modes = colour_modes(idx, label_language)
+    colors = _mode_colors(idx, label_language)
+    shown: list[bool] | None = None
+    sampled = None
+    if sample and len(rows) > sample:
+        points: Sequence[Mapping[str, Any]] = _sample(rows, sample)
+        sampled = (f"Drawing {len(points):,} of {len(everything):,} clips first; the rest "
+                   "follow in a moment.")
+    else:
+        points = everything
+        if rows is not everything:
+            ids = {str(r.get("id")) for r in rows}
+            shown = [str(r.get("id")) in ids for r in everything]
+    markers = []
+    if pinned and pinned.get("x") is not None and pinned.get("y") is not None:
+        markers.append(plots.Marker(float(pinned["x"]), float(pinned["y"]), "My clip"))
+    if search and search.get("x") is not None and search.get("y") is not None:
+        markers.append(plots.Marker(float(search["x"]), float(search["y"]),
+                                    f"“{plots.short(str(search.get('query', '')), 30)}”",
+                                    symbol="diamond", color="#d62728"))
+    highlight = [str(c["id"]) for c in (search or {}).get("clips", [])]
+    rich = len(everything) <= plots.RICH_HOVER_UP_TO
+    with _LOCK:
+        _FIG_SERIAL[0] += 1
+        serial = _FIG_SERIAL[0]
+    page = map_page.page_data(
+        points, {COLOR_TITLES[k]: m for k, m in modes.items()},
+        {COLOR_TITLES[k]: c for k, c in colors.items()},
+        view=map_page.page_view(DEFAULT_CHOICE if choice is None else choice, title, accounts,
+                                languages, since, until, density),
+        key=f"{serial}", total=len(everything), rich=rich,
+        language_filter=_language_filter(idx), selected=selected, highlight=highlight,
+        sampled=sampled)
+    m = modes[mode]
+    fig = plots.map_figure(points, [m.group(map_page.column_value(r, m.column)) for r in points],
+                           group_title=title, selected=selected, label_groups=m.label_groups,
+                           revision=str(idx.dir), density=density, markers=markers,
+                           highlight=highlight, shown=shown, colors=colors[mode],
+                           rich_hover=rich, page=page)
+    text = sampled or map_page.summary_text(rows, len(everything))
+    with _LOCK:
+        if len(_FIGS) > 24:
+            _FIGS.clear()
+        _FIGS[key] = (fig, text)
     return fig, text
 
 
-def color_groups(idx: Any, rows: Sequence[Mapping[str, Any]], mode: str) -> list[str]:
-    """The colour group of each clip: its audience, account, language or declared topic
-    (the top declared topic of its audience)."""
-    if mode == "audience":
-        return [str(r.get("audience_label") or plots.NO_AUDIENCE) for r in rows]
-    if mode == "account":
-        return [str(r.get("account") or "unknown") for r in rows]
-    if mode == "language":
-        return [language_name(r.get("language")) if r.get("language") else "unknown"
-                for r in rows]
+_FIG_SERIAL = [0]
+COLOR_TITLES = {v: k for k, v in COLOR_BY.items()}
+"""What each colouring is called on the page (mode -> the "Colour by" choice)."""
+
+
+def colour_modes(idx: Any, label_language: str | None = None) -> dict[str, Any]:
+    """The map's colourings (mode -> :class:`~interestmap.map_page.ColourMode`): by
+    audience (named for ``label_language``), account, language, or declared topic (the
+    top declared topic of the clip's audience)."""
+    from .map_page import ColourMode
+
+    names = audience_labels(idx, label_language)
     top = {a.id: (a.top_topics[0]["name"] if a.top_topics else a.label)
            for a in idx.audiences}
-    return [top.get(int(r["audience"]), plots.NO_AUDIENCE)
-            if r.get("audience") is not None and int(r["audience"]) >= 0 else plots.NO_AUDIENCE
-            for r in rows]
+
+    def audience(a: Any) -> str:
+        return plots.NO_AUDIENCE if a is None or a < 0 else names.get(a, f"audience {a}")
+
+    def topic(a: Any) -> str:
+        return plots.NO_AUDIENCE if a is None or a < 0 else top.get(a, plots.NO_AUDIENCE)
+
+    def account(v: Any) -> str:
+        return str(v or "unknown")
+
+    def language(v: Any) -> str:
+        return language_name(v) if v else "unknown"
+
+    return {"audience": ColourMode("Audience", "audience", audience, label_groups=True),
+            "account": ColourMode("Account", "account", account),
+            "topic": ColourMode("Declared topic", "audience", topic, label_groups=True),
+            "language": ColourMode("Language", "language", language)}
+
+
+def _mode_colors(idx: Any, label_language: str | None = None) -> dict[str, dict[str, str]]:
+    """Each colouring's group colours over every clip of the map (cached), so a group
+    keeps its colour whatever the filters and in a down-sampled first draw."""
+    key = (Path(str(idx.dir)).resolve(), "colors", language_code(label_language))
+    with _LOCK:
+        hit = _FRAMES.get(key)
+    if hit is None:
+        rows = _frame(idx)
+        hit = [{mode: plots.group_colors([m.group(map_page.column_value(r, m.column))
+                                          for r in rows])
+                for mode, m in colour_modes(idx, label_language).items()}]
+        with _LOCK:
+            _FRAMES[key] = hit
+    return hit[0]
+
+
+def _language_filter(idx: Any) -> dict[str, str | None]:
+    """Each language the map's filter offers -> the code the index filters on (cached)."""
+    key = (Path(str(idx.dir)).resolve(), "language-filter")
+    with _LOCK:
+        hit = _FRAMES.get(key)
+    if hit is None:
+        hit = [{str(v): language_code(v) for v in {r.get("language") for r in _frame(idx)}
+                if v}]
+        with _LOCK:
+            _FRAMES[key] = hit
+    return hit[0]
+
+
+def _sample(rows: Sequence[Mapping[str, Any]], n: int) -> list[Mapping[str, Any]]:
+    """``n`` rows, the same ones every time: a random sample that keeps every audience
+    (at least a few clips of each, so none disappears from the first draw)."""
+    import numpy as np
+
+    order = np.random.default_rng(0).permutation(len(rows))
+    per: Counter[Any] = Counter()
+    first, rest = [], []
+    for i in order.tolist():
+        a = rows[i].get("audience")
+        if per[a] < 5:
+            per[a] += 1
+            first.append(i)
+        else:
+            rest.append(i)
+    pick = sorted((first + rest)[:n])
+    return [rows[i] for i in pick]
+
+
+def audience_labels(idx: Any, language: str | None = None) -> dict[int, str]:
+    """Each audience's label, with the keywords of ``language`` first."""
+    return {a.id: a.label_for(language) for a in idx.audiences}
+
+
+def color_groups(idx: Any, rows: Sequence[Mapping[str, Any]], mode: str,
+                 label_language: str | None = None) -> list[str]:
+    """The colour group of each clip: its audience (named for ``label_language``),
+    account, language or declared topic (the top declared topic of its audience)."""
+    m = colour_modes(idx, label_language)[mode]
+    return [m.group(map_page.column_value(r, m.column)) for r in rows]
 
 
 def audience_view(choice: str | None, audience: int | str | None) -> tuple[str, Any]:
@@ -305,7 +472,7 @@ def clip_view(choice: str | None, clip_id: str | None) -> tuple[str, str | None,
         return "Click a point on the map to see the clip here.", None, None
     clip_id = str(clip_id).split("|", 1)[0]
     idx = get_index(choice)
-    row = next((r for r in _frame(idx) if str(r.get("id")) == clip_id), None)
+    row = _by_id(idx).get(clip_id)
     if row is None:
         raise ConfigError(f"no clip {clip_id!r} on this map")
     aud = row.get("audience")
@@ -321,6 +488,207 @@ def clip_view(choice: str | None, clip_id: str | None) -> tuple[str, str | None,
         lines += ["", f"<small>{_md(Path(str(row['media'][0])).name)}</small>"]
     thumb = thumbnail(row.get("media") or None)
     return "\n".join(lines), (str(thumb) if thumb else None), aud
+
+
+# Search and selection ------------------------------------------------------------------------
+def search_view(choice: str | None, query: str | None, k: int = 10) -> dict[str, Any]:
+    """Where a text lands on the map and its ``k`` nearest clips: ``{"query", "x", "y",
+    "clips": [{"id", "caption", "account", "audience", "similarity"}], "audience"}``.
+
+    The text is encoded like a caption-only clip with the map's own encoders, placed on
+    the map and compared with every clip."""
+    from .analysis import encoder_for
+    from .clip import Clip
+
+    q = (query or "").strip()
+    if not q:
+        raise ConfigError("type a few words to search for, e.g. street food in Rome")
+    if len(q) > 500:
+        raise ConfigError("that is a long search: keep it under 500 characters")
+    idx = get_index(choice)
+    enc = encoder_for(idx, ocr=False, asr=False).encode(Clip(caption=q, id="search"))
+    xy = idx.place(enc.fused)[0]
+    hits = idx.nearest_clips(enc.fused, k=k)
+    names = audience_labels(idx)
+    near = idx.nearest(enc, k=1, k_clips=0).get("audiences", [])
+    out = {"query": q, "x": None if np.isnan(xy[0]) else float(xy[0]),
+           "y": None if np.isnan(xy[1]) else float(xy[1]),
+           "audience": near[0]["label"] if near else None,
+           "clips": [{"id": str(h["id"]), "caption": str(h.get("caption") or ""),
+                      "account": str(h.get("account") or ""),
+                      "audience": names.get(int(h["audience"]), plots.NO_AUDIENCE)
+                      if h.get("audience") is not None and int(h["audience"]) >= 0
+                      else plots.NO_AUDIENCE,
+                      "similarity": float(h["similarity"])} for h in hits]}
+    return out
+
+
+def search_markdown(res: Mapping[str, Any]) -> str:
+    """A search result in words: where the query lands and its nearest clips."""
+    if not res:
+        return ""
+    lines = [f"**“{_md(res['query'])}”** lands in **{_md(res.get('audience') or 'no audience')}**"
+             " (red diamond on the map; its nearest clips are ringed in red):", ""]
+    lines += [f"{i}. {_md(plots.short(c['caption'] or '(no caption)', 110))} — "
+              f"*{_md(c['account'] or '?')}* · {_md(plots.short(c['audience'], 40))} "
+              f"({c['similarity']:.2f})" for i, c in enumerate(res["clips"], 1)]
+    return "\n".join(lines)
+
+
+SELECTION_COLUMNS = ("id", "account", "language", "published_at", "audience", "caption")
+
+
+def parse_selection(selection: Any) -> dict[str, Any] | None:
+    """A selection from the map's lasso or box, as the page sends it (JSON text:
+    ``{"lasso": {"x": [...], "y": [...]}}`` or ``{"box": {"x": [x0, x1], "y": [y0, y1]}}``);
+    None when empty. A clear error for anything else."""
+    import json
+
+    if selection is None or selection == "":
+        return None
+    if isinstance(selection, str):
+        text = selection.split("|", 1)[0].strip()
+        if not text:
+            return None
+        try:
+            selection = json.loads(text)
+        except ValueError:
+            raise ConfigError("that selection could not be read: draw it again") from None
+    if not isinstance(selection, Mapping):
+        raise ConfigError("that selection could not be read: draw it again")
+    for kind in ("lasso", "box"):
+        shape = selection.get(kind)
+        if isinstance(shape, Mapping):
+            xs = [float(v) for v in shape.get("x") or []]
+            ys = [float(v) for v in shape.get("y") or []]
+            need = 3 if kind == "lasso" else 2
+            if len(xs) < need or len(xs) != len(ys):
+                raise ConfigError("that selection is too small: draw around a few points")
+            return {kind: {"x": xs, "y": ys}}
+    raise ConfigError("that selection could not be read: draw it again")
+
+
+def points_inside(xs: np.ndarray, ys: np.ndarray, shape: Mapping[str, Any]) -> np.ndarray:
+    """Which points lie inside a lasso polygon or a box (even-odd rule)."""
+    if "box" in shape:
+        bx, by = shape["box"]["x"], shape["box"]["y"]
+        return ((xs >= min(bx)) & (xs <= max(bx)) & (ys >= min(by)) & (ys <= max(by)))
+    px = np.asarray(shape["lasso"]["x"], dtype=np.float64)
+    py = np.asarray(shape["lasso"]["y"], dtype=np.float64)
+    inside = np.zeros(len(xs), dtype=bool)
+    j = len(px) - 1
+    for i in range(len(px)):
+        cross = (py[i] > ys) != (py[j] > ys)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            xint = (px[j] - px[i]) * (ys - py[i]) / (py[j] - py[i]) + px[i]
+        inside ^= cross & (xs < xint)
+        j = i
+    return inside
+
+
+@dataclass
+class SelectionView:
+    """What the map shows about a lasso or box selection."""
+
+    summary_md: str
+    table: list[list[Any]]
+    csv_path: str | None
+    jsonl_path: str | None
+    clips: list[dict[str, Any]]
+
+
+def selection_view(choice: str | None, selection: Any,
+                   accounts: Sequence[str] | None = None,
+                   languages: Sequence[str] | None = None, since: Any = None,
+                   until: Any = None, label_language: str | None = None,
+                   export_dir: str | Path | None = None) -> SelectionView:
+    """The clips inside a lasso or box on the map (with the map's filters), listed, and
+    written to a CSV and a JSONL file for download."""
+    shape = parse_selection(selection)
+    if shape is None:
+        return SelectionView("Drag the **lasso** or **box** (map toolbar, top right) around "
+                             "some points to list their clips here.", [], None, None, [])
+    idx = get_index(choice)
+    rows = [r for r in _frame(idx, map_filters(accounts, languages, since, until))
+            if r.get("x") is not None and r.get("y") is not None]
+    xs = np.array([float(r["x"]) for r in rows])
+    ys = np.array([float(r["y"]) for r in rows])
+    inside = points_inside(xs, ys, shape) if rows else np.zeros(0, dtype=bool)
+    names = audience_labels(idx, label_language)
+    clips = []
+    for r in (rows[i] for i in np.flatnonzero(inside)):
+        a = r.get("audience")
+        clips.append({"id": str(r.get("id")), "account": str(r.get("account") or ""),
+                      "language": str(r.get("language") or ""),
+                      "published_at": str(r.get("published_at") or ""),
+                      "audience": names.get(int(a), plots.NO_AUDIENCE)
+                      if a is not None and int(a) >= 0 else plots.NO_AUDIENCE,
+                      "caption": str(r.get("caption") or ""), "x": float(r["x"]),
+                      "y": float(r["y"])})
+    if not clips:
+        return SelectionView("No clips inside that shape: draw around some points.",
+                             [], None, None, [])
+    csv_path, jsonl_path = export_selection(clips, export_dir)
+    top = Counter(c["audience"] for c in clips).most_common(3)
+    accs = Counter(c["account"] for c in clips).most_common(3)
+    summary = (f"**{len(clips):,} clips selected**, mostly in "
+               + ", ".join(f"{_md(a)} ({n})" for a, n in top) + "; from "
+               + ", ".join(f"{_md(a)} ({n})" for a, n in accs)
+               + ". Download them as CSV or JSONL below.")
+    table = [[c[k] if k != "caption" else plots.short(c[k], 140) for k in SELECTION_COLUMNS]
+             for c in clips[:500]]
+    if len(clips) > 500:
+        summary += " (The table lists the first 500; the files hold all of them.)"
+    return SelectionView(summary, table, csv_path, jsonl_path, clips)
+
+
+def export_selection(clips: Sequence[Mapping[str, Any]],
+                     export_dir: str | Path | None = None) -> tuple[str, str]:
+    """Write the clips to ``selection-<n>-clips.csv`` and ``.jsonl`` in a fresh folder
+    (under the system's temporary folder unless ``export_dir``); returns both paths."""
+    import csv
+    import json
+    import tempfile
+
+    base = Path(export_dir) if export_dir else Path(tempfile.gettempdir()) / "interestmap-exports"
+    base.mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix="selection-", dir=base))
+    stem = f"selection-{len(clips)}-clips"
+    cols = [*SELECTION_COLUMNS, "x", "y"]
+    csv_path, jsonl_path = folder / f"{stem}.csv", folder / f"{stem}.jsonl"
+    with open(csv_path, "w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, fieldnames=cols, extrasaction="ignore")
+        w.writeheader()
+        w.writerows(clips)
+    with open(jsonl_path, "w", encoding="utf-8") as fh:
+        for c in clips:
+            fh.write(json.dumps({k: c.get(k) for k in cols}, ensure_ascii=False) + "\n")
+    return str(csv_path), str(jsonl_path)
+
+
+def pinned_clip(result: Mapping[str, Any] | None, caption: str | None = None
+                ) -> dict[str, Any] | None:
+    """The checked clip as the pin shown on every map: ``{"x", "y", "label", "audience"}``
+    (None when it has no place on the map)."""
+    if not result:
+        return None
+    m = result.get("map") or {}
+    if m.get("x") is None or m.get("y") is None:
+        return None
+    auds = result.get("audiences") or []
+    return {"x": float(m["x"]), "y": float(m["y"]),
+            "label": plots.short((caption or "").strip() or "My clip", 60),
+            "audience": auds[0]["label"] if auds else None,
+            "clarity": (result.get("clarity") or {}).get("score")}
+
+
+def pin_markdown(pin: Mapping[str, Any] | None) -> str:
+    """The line on top of every tab about the pinned clip."""
+    if not pin:
+        return ""
+    aud = f" → **{_md(pin['audience'])}**" if pin.get("audience") else ""
+    clar = f", clarity {pin['clarity']}/100" if pin.get("clarity") is not None else ""
+    return f"★ **My clip**: “{_md(pin['label'])}”{aud}{clar} — starred on every map."
 
 
 # Competitors -----------------------------------------------------------------------------
@@ -762,7 +1130,7 @@ def _whatif_map(idx: Any, rep: Any, names: Sequence[str]) -> Any:
                            moves=moves, revision=f"whatif:{idx.dir}",
                            focus=_focus([(m.x, m.y) for m in markers], _map_extent(rows)))
     for m in fig.data:  # the base map recedes, the versions stand out
-        if m.mode == "markers" and m.name not in {mk.label for mk in markers}:
+        if getattr(m, "mode", None) == "markers" and m.name not in {mk.label for mk in markers}:
             m.marker.opacity = 0.35
     return fig
 

@@ -75,10 +75,29 @@ class Audience:
     exemplars: list[str]
     centroid: np.ndarray
     """Fused-space centroid: block-wise mean of its clips, re-fused."""
+    keywords_by_language: dict[str, list[tuple[str, float]]] = field(default_factory=dict)
+    """The keywords its clips use in each language (c-TF-IDF within that language)."""
+    keyword_languages: dict[str, list[str]] = field(default_factory=dict)
+    """Each keyword's languages: those of the audience's clips that use it."""
+
+    def label_for(self, language: str | None = None, n_words: int = 3) -> str:
+        """The label, with the keywords in ``language`` first (the stored label when the
+        audience has no keywords in that language)."""
+        from .keywords import audience_name, label_keywords, language_code
+
+        if not language or language_code(language) not in self.keywords_by_language:
+            return self.label
+        topic = self.top_topics[0]["name"] if self.top_topics else None
+        return audience_name(label_keywords(self.keywords, self.keywords_by_language,
+                                            language), topic, n_words=n_words)
 
     def as_dict(self) -> dict[str, Any]:
         return {"id": self.id, "label": self.label, "size": self.size,
                 "keywords": [[w, round(float(s), 4)] for w, s in self.keywords],
+                "keywords_by_language": {
+                    lang: [[w, round(float(s), 4)] for w, s in words]
+                    for lang, words in self.keywords_by_language.items()},
+                "keyword_languages": self.keyword_languages,
                 "top_topics": self.top_topics, "account_shares": self.account_shares,
                 "exemplars": self.exemplars}
 
@@ -123,6 +142,7 @@ def build_index(
     chunk_size: int = 32,
     executor: str | Executor | None = None,
     ray_address: str | None = None,
+    about: Mapping[str, Any] | None = None,
 ) -> BuildReport:
     """Build (or update) the index in ``index_dir`` from a corpus folder or manifest.
 
@@ -131,6 +151,7 @@ def build_index(
     returned report and skipped; an interrupted build resumes from the encode cache.
     ``executor`` encodes the clips: "local" (default) or "ray" (Ray Data, on the cluster
     at ``ray_address`` / ``$RAY_ADDRESS``, else a local one), see executors.py.
+    ``about`` is kept in the manifest as it is (e.g. the data sources and their licenses).
     """
     from .corpus import read_corpus, unique_clips
     from .topics import embed_topics, load_topics
@@ -180,7 +201,7 @@ def build_index(
     labels, probs, clusterer, raw_outliers = _find_audiences(
         encoded, view, has_view, audiences, min_cluster_size)
     aud_list = _describe_audiences(encoded, fused, view, labels, probs, fuser, topic_list,
-                                   topic_vecs)
+                                   topic_vecs, embed_words=encoder.text.encode)
     timings["audiences"] = time.perf_counter() - t0
     step("audiences", 1, 1)
 
@@ -229,6 +250,8 @@ def build_index(
             "nmi": nmi,
             "interestmap_version": __version__,
         }
+        if about:
+            manifest["about"] = dict(about)
         build.publish(manifest)
     timings["write"] = time.perf_counter() - t0
     step("write", 1, 1)
@@ -273,14 +296,15 @@ def _find_audiences(encoded: list[EncodedClip], view: np.ndarray, has_view: np.n
 
 def _describe_audiences(encoded: list[EncodedClip], fused: np.ndarray, view: np.ndarray,
                         labels: np.ndarray, probs: np.ndarray, fuser: Fuser,
-                        topics: Sequence[Any], topic_vecs: np.ndarray) -> list[Audience]:
-    from .keywords import audience_name, nearest_topics, top_keywords
+                        topics: Sequence[Any], topic_vecs: np.ndarray,
+                        embed_words: Callable[[Sequence[str]], np.ndarray] | None = None
+                        ) -> list[Audience]:
+    from .keywords import audience_keywords, audience_name, nearest_topics
 
     ids = sorted(int(a) for a in set(labels.tolist()) if a >= 0)
     if not ids:
         return []
     texts = iter_texts(encoded)
-    kw = top_keywords(texts, labels, n=8)
     parts = fuser.split(fused)
     centroids, text_centroids = [], []
     for a in ids:
@@ -289,6 +313,12 @@ def _describe_audiences(encoded: list[EncodedClip], fused: np.ndarray, view: np.
                   for b in BLOCKS}
         centroids.append(fuser.transform([blocks])[0])
         text_centroids.append(l2_normalize(view[m].mean(axis=0)))
+    akw = audience_keywords(texts, labels,
+                            languages=[e.signals.language or e.clip.language for e in encoded],
+                            accounts=[e.clip.account for e in encoded], n=8,
+                            embed=embed_words, centroids=dict(zip(ids, text_centroids,
+                                                                  strict=True)))
+    kw = akw.overall
     near = nearest_topics(np.stack(text_centroids), topic_vecs, [t.name for t in topics], k=3)
     topic_ids = {t.name: t.id for t in topics}
     out = []
@@ -304,7 +334,8 @@ def _describe_audiences(encoded: list[EncodedClip], fused: np.ndarray, view: np.
             keywords=[(w, float(s)) for w, s in words], top_topics=top,
             account_shares={k: round(v / len(m), 4) for k, v in accounts.most_common()},
             exemplars=[str(encoded[i].clip.id) for i in order[:5]],
-            centroid=centroids[j]))
+            centroid=centroids[j], keywords_by_language=akw.by_language.get(a, {}),
+            keyword_languages=akw.languages.get(a, {})))
     return out
 
 
@@ -423,7 +454,12 @@ class InterestIndex:
                 top_topics=list(p.get("top_topics", [])),
                 account_shares=dict(p.get("account_shares", {})),
                 exemplars=list(p.get("exemplars", [])),
-                centroid=np.asarray(a.get("centroid"), dtype=np.float32)))
+                centroid=np.asarray(a.get("centroid"), dtype=np.float32),
+                keywords_by_language={
+                    lang: [(w, float(s)) for w, s in words]
+                    for lang, words in p.get("keywords_by_language", {}).items()},
+                keyword_languages={w: list(ls) for w, ls in
+                                   p.get("keyword_languages", {}).items()}))
         return out
 
     @cached_property
@@ -561,23 +597,24 @@ class InterestIndex:
 
 
 # The embedded default index ------------------------------------------------------------
-def atlas_clips(topics: str | Path | None = None) -> list[Clip]:
-    """The declared-topic atlas as a corpus: each topic's example captions, labelled."""
-    from .topics import load_topics
+def atlas_clips(topics: str | Path | None = None, data: str | Path | None = None) -> list[Clip]:
+    """The declared-topic atlas as a corpus (see :mod:`interestmap.atlas`)."""
+    from .atlas import atlas_clips as clips
 
-    clips = []
-    for t in load_topics(topics):
-        for j, ex in enumerate(t.examples):
-            clips.append(Clip(caption=ex, id=f"{t.id}-{j}", account="atlas", labels=[t.id]))
-    return clips
+    return clips(topics, data)
 
 
 def ensure_default_index(index_dir: str | Path | None = None,
                          progress: Progress | None = None) -> InterestIndex:
     """Open the embedded default index (the declared-topic atlas), building it first if
-    it does not exist yet (a few seconds, no corpus needed), or rebuilding it if it was
-    built with other encoders than today's defaults (an older interestmap)."""
+    it does not exist yet, was built from another recipe or with other encoders than
+    today's defaults (a few seconds, no corpus needed; ``INTERESTMAP_ATLAS_DATA`` adds real
+    posts, see :mod:`interestmap.atlas`)."""
+    from .atlas import atlas_data_dir, atlas_recipe, atlas_sources
+
     d = Path(index_dir) if index_dir else indexes_root() / DEFAULT_INDEX_NAME
+    data = atlas_data_dir()
+    recipe = atlas_recipe(data=data)
     encoder = ClipEncoder()
     try:
         idx = InterestIndex.open(d)
@@ -588,8 +625,12 @@ def ensure_default_index(index_dir: str | Path | None = None,
     if idx is not None:
         try:
             idx.check_encoder(encoder)
-            return idx
+            if idx.manifest.get("about", {}).get("atlas_recipe") == recipe:
+                return idx
         except EncoderMismatchError:
-            idx.close()  # built with an older default encoder: the atlas is rebuilt below
-    build_index(atlas_clips(), d, encoder=encoder, audiences="labels", progress=progress)
+            pass  # built with an older default encoder: the atlas is rebuilt below
+        idx.close()
+    build_index(atlas_clips(data=data), d, encoder=encoder, audiences="labels",
+                progress=progress,
+                about={"atlas_recipe": recipe, "sources": atlas_sources(data)})
     return InterestIndex.open(d)

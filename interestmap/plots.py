@@ -19,6 +19,8 @@ from plotly.colors import qualitative
 
 NO_AUDIENCE = "No clear audience"
 """Colour-group name of clips that belong to no audience."""
+NO_MATCH = "No clips match these filters."
+"""What an empty map says."""
 WEBGL_FROM = 1500
 """Number of points from which the map is drawn with WebGL."""
 _GREY = "#c8c8c8"
@@ -55,6 +57,36 @@ class Move:
 
 
 # The map -----------------------------------------------------------------------------------
+RICH_HOVER_UP_TO = 20_000
+"""Up to this many points a tooltip carries the clip's caption; beyond, the tooltip names
+the group and the clip card beside the map shows the caption (keeps the page light)."""
+DENSE_FROM = 5000
+"""From this many points, markers are smaller and drawn without an outline."""
+HUGE_FROM = 50_000
+"""From this many points, markers are smaller still (a 100k-point map stays readable, and
+a browser without a graphics card redraws it in half the time)."""
+MAX_LABELS = 60
+"""Group names written on the map at most (the page hides those that would overlap)."""
+DENSITY_FROM = 20
+"""Density shading needs at least this many points."""
+DENSITY_BINS = 90
+DENSITY_SIGMA = 1.6
+"""Density shading: a ``DENSITY_BINS``² histogram smoothed by a Gaussian of this many bins."""
+HOVER_RICH = "%{customdata[1]}<extra></extra>"
+HOVER_COMPACT = ("<b>%{fullData.name}</b><br><i>hover shows the clip beside the map</i>"
+                 "<extra></extra>")
+MAP_CONFIG: dict[str, Any] = {
+    "scrollZoom": True, "displaylogo": False, "doubleClick": "reset",
+    "modeBarButtonsToRemove": ["autoScale2d", "toImage"], "plotGlPixelRatio": 1,
+}
+"""Plotly config of the map: wheel zoom; pan, zoom, box and lasso select in its toolbar;
+WebGL drawn at the screen's resolution (Plotly's default renders four times the pixels,
+which doubles a redraw of 100k points where the browser draws WebGL in software)."""
+POINTS_META, HIDDEN_META, MARKER_META = "im-points", "im-hidden", "im-marker"
+"""``meta`` of the map's traces: clips shown (one trace per group), clips filtered out (one
+invisible trace), and highlighted markers (a checked clip, a search)."""
+
+
 def map_figure(
     points: Sequence[Mapping[str, Any]],
     groups: Sequence[str] | None = None,
@@ -67,53 +99,90 @@ def map_figure(
     webgl: bool | None = None,
     revision: str | None = None,
     focus: tuple[float, float, float, float] | None = None,
+    density: bool = False,
+    highlight: Sequence[str] = (),
+    rich_hover: bool | None = None,
+    label_names: Mapping[str, str] | None = None,
+    shown: Sequence[bool] | None = None,
+    colors: Mapping[str, str] | None = None,
+    page: Mapping[str, Any] | None = None,
 ) -> go.Figure:
     """The map of clips, one colour per group, with hover text and highlighted points.
 
     ``points`` are clip payloads (``id``, ``x``, ``y`` and optionally ``caption``,
     ``account``, ``audience_label``, ``language``, ``published_at``); ``groups`` gives
     each point's colour group (default: its ``audience_label``). ``markers`` are drawn as
-    large symbols on top, ``moves`` as arrows, ``selected`` (a clip id) is ringed.
-    ``label_groups`` writes each group's name at its median position; ``focus``
-    (x0, x1, y0, y1) zooms the view onto that box (the whole map stays a pan away).
+    large symbols on top, ``moves`` as arrows, ``selected`` (a clip id) is ringed and
+    ``highlight`` (clip ids, e.g. a search's nearest clips) are ringed in colour.
+    ``label_groups`` writes each group's name at its median position (the biggest first;
+    ``label_names`` may give a shorter text per group); ``density`` shades where clips
+    are dense; ``focus`` (x0, x1, y0, y1) zooms the view onto that box (the whole map
+    stays a pan away). Coordinates go out as float32 arrays (compact in the page).
+
+    ``shown`` (one flag per point) leaves points out of the map, as a filter does; they
+    still travel, in one invisible trace, so the page can show them again by itself.
+    ``colors`` fixes each group's colour (default: :func:`group_colors` of the shown
+    points). ``page``: data for the page's own recolouring and filtering, stored in
+    ``layout.meta.im_map`` together with ``rows``, the index in ``points`` of each point
+    of the point traces, in trace order (see :mod:`interestmap.map_page`).
     """
     if groups is None:
         groups = [str(p.get("audience_label") or NO_AUDIENCE) for p in points]
     if len(groups) != len(points):
         raise ValueError("groups must have one entry per point")
-    keep = [i for i, p in enumerate(points) if _finite(p.get("x")) and _finite(p.get("y"))]
+    if shown is not None and len(shown) != len(points):
+        raise ValueError("shown must have one entry per point")
+    placed = [i for i, p in enumerate(points) if _finite(p.get("x")) and _finite(p.get("y"))]
+    keep = placed if shown is None else [i for i in placed if shown[i]]
     use_gl = (len(keep) >= WEBGL_FROM) if webgl is None else webgl
+    rich = (len(keep) <= RICH_HOVER_UP_TO) if rich_hover is None else rich_hover
     scatter = go.Scattergl if use_gl else go.Scatter
     fig = go.Figure()
-    colors = group_colors([groups[i] for i in keep])
+    xs = np.array([float(points[i]["x"]) for i in placed], dtype=np.float32)
+    ys = np.array([float(points[i]["y"]) for i in placed], dtype=np.float32)
+    pos = {i: j for j, i in enumerate(placed)}
+    if density and len(keep) >= DENSITY_FROM:
+        rows = [pos[i] for i in keep]
+        fig.add_trace(density_trace(*density_grid(xs[rows], ys[rows])))
+    if colors is None:
+        colors = group_colors([groups[i] for i in keep])
     by_group: dict[str, list[int]] = {}
     for i in keep:
         by_group.setdefault(groups[i], []).append(i)
     order = sorted(by_group, key=lambda g: (g == NO_AUDIENCE, -len(by_group[g]), g))
+    template = HOVER_RICH if rich else HOVER_COMPACT
+
+    def custom(idx: Sequence[int]) -> list[list[str]]:
+        return ([[str(points[i].get("id", "")), hover_html(points[i])] for i in idx] if rich
+                else [[str(points[i].get("id", ""))] for i in idx])
+
+    drawn: list[int] = []
     # Clips without an audience go first, so the others are drawn over them.
     for g in sorted(order, key=lambda g: g != NO_AUDIENCE):
         idx = by_group[g]
+        rows = np.array([pos[i] for i in idx])
         fig.add_trace(scatter(
-            x=[float(points[i]["x"]) for i in idx], y=[float(points[i]["y"]) for i in idx],
-            mode="markers", name=short(g, 40), legendrank=order.index(g) + 1,
-            marker={"size": 6 if g == NO_AUDIENCE else 8, "color": colors[g],
-                    "opacity": 0.55 if g == NO_AUDIENCE else 0.85,
-                    "line": {"width": 0.5, "color": "white"}},
-            customdata=np.array([_hover_row(points[i]) for i in idx], dtype=object),
-            hovertemplate=("<b>%{customdata[3]}</b><br>%{customdata[1]}<br>"
-                           "<i>account:</i> %{customdata[2]} · <i>language:</i> %{customdata[4]}"
-                           "%{customdata[5]}<extra></extra>"),
-        ))
-    if label_groups:
-        _add_group_labels(fig, points, by_group, order)
-    if selected is not None:
-        sel = [points[i] for i in keep if str(points[i].get("id")) == str(selected)]
-        if sel:
-            fig.add_trace(go.Scatter(
-                x=[float(sel[0]["x"])], y=[float(sel[0]["y"])], mode="markers",
-                name="Selected clip", hoverinfo="skip", showlegend=False,
-                marker={"size": 18, "color": "rgba(0,0,0,0)",
-                        "line": {"width": 2.5, "color": "#111"}}))
+            x=xs[rows], y=ys[rows], mode="markers", name=short(g, 40),
+            legendrank=order.index(g) + 1, meta=POINTS_META,
+            marker=point_marker(colors.get(g, _GREY), no_audience=g == NO_AUDIENCE,
+                                n=len(keep)),
+            customdata=custom(idx), hovertemplate=template))
+        drawn += idx
+    out = [i for i in placed if shown is not None and not shown[i]]
+    if out:
+        rows = np.array([pos[i] for i in out])
+        fig.add_trace(scatter(x=xs[rows], y=ys[rows], mode="markers", name="filtered out",
+                              visible=False, showlegend=False, hoverinfo="skip",
+                              meta=HIDDEN_META, customdata=custom(out)))
+        drawn += out
+    n_labels = _add_group_labels(fig, xs, ys, pos, by_group, order, label_names) \
+        if label_groups else 0
+    for name, ids in (("Selected clip", [str(selected)] if selected is not None else []),
+                      ("Nearest clips", list(highlight))):
+        want = set(ids)
+        hit = [pos[i] for i in keep if str(points[i].get("id")) in want]
+        if hit:
+            fig.add_trace(go.Scatter(x=xs[hit], y=ys[hit], **ring_style(name)))
     for mv in moves:
         fig.add_annotation(x=mv.x1, y=mv.y1, ax=mv.x0, ay=mv.y0, xref="x", yref="y",
                            axref="x", ayref="y", showarrow=True, arrowhead=3, arrowsize=1.4,
@@ -126,16 +195,137 @@ def map_figure(
             name=short(m.label, 40), text=[m.label] if m.show_label else None,
             textposition="top center", textfont={"size": 13, "color": "#111"},
             marker={"symbol": m.symbol, "size": 24 if m.show_label else 18, "color": m.color,
-                    "line": {"width": 1.5, "color": "#111"}},
+                    "line": {"width": 1.5, "color": "#111"}}, meta=MARKER_META,
             hovertemplate=f"<b>{html.escape(m.label)}</b><extra></extra>", legendrank=0))
     _style_map(fig, group_title, revision)
+    meta: dict[str, Any] = {"im_labels": n_labels, "im_points": len(keep)}
+    if page is not None:
+        meta["im_map"] = {**page, "rows": encode_ints(np.asarray(drawn, dtype=np.int64))}
+    fig.update_layout(meta=meta)
     if focus is not None:
         x0, x1, y0, y1 = focus
         fig.update_xaxes(range=[x0, x1])
         fig.update_yaxes(range=[y0, y1])
     if not keep and not markers:
-        add_note(fig, "No clips match these filters.")
+        add_note(fig, NO_MATCH)
     return fig
+
+
+def point_marker(color: str | None, *, no_audience: bool, n: int) -> dict[str, Any]:
+    """The marker of a group's points on a map that shows ``n`` points."""
+    size = 3 if n >= HUGE_FROM else (6 if no_audience else (8 if n < DENSE_FROM else 5))
+    return {"size": size, "color": color,
+            "opacity": 0.55 if no_audience else 0.85,
+            "line": {"width": 0.5 if n < DENSE_FROM else 0, "color": "white"}}
+
+
+def ring_style(name: str) -> dict[str, Any]:
+    """The ring trace (all but ``x`` and ``y``) around the selected clip ("Selected clip")
+    or a search's nearest clips ("Nearest clips")."""
+    color, size = {"Selected clip": ("#111", 18), "Nearest clips": ("#d62728", 14)}[name]
+    return {"mode": "markers", "name": name, "hoverinfo": "skip",
+            "showlegend": name == "Nearest clips",
+            "marker": {"size": size, "color": "rgba(0,0,0,0)",
+                       "line": {"width": 2.5, "color": color}}}
+
+
+def label_text(group: str, names: Mapping[str, str] | None = None) -> str:
+    """The name written on the map for ``group`` (short, HTML-escaped)."""
+    text = (names or {}).get(group) or group.split(" · ")[0]
+    return html.escape(short(text, 26))
+
+
+def label_style() -> dict[str, Any]:
+    """A group name's annotation on the map, without its ``x``, ``y`` and ``text``."""
+    return {"showarrow": False, "font": {"size": 11, "color": "rgba(20,20,20,0.9)"},
+            "bgcolor": "rgba(255,255,255,0.6)", "borderpad": 1, "name": "group label"}
+
+
+def density_kernel(sigma: float = DENSITY_SIGMA) -> np.ndarray:
+    """The normalised Gaussian weights that smooth the density histogram (radius 4σ)."""
+    r = int(4.0 * sigma + 0.5)
+    k = np.exp(-0.5 * (np.arange(-r, r + 1, dtype=np.float64) / sigma) ** 2)
+    return k / k.sum()
+
+
+def density_grid(xs: np.ndarray, ys: np.ndarray, bins: int = DENSITY_BINS,
+                 sigma: float = DENSITY_SIGMA) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Where points crowd: a ``bins``² histogram over the points' extent (5 % margin),
+    smoothed by a Gaussian (``sigma`` bins, mirrored at the edges), scaled to a peak of 1
+    and rounded to 3 decimals. Returns ``z`` (rows: y), the x and the y bin centres.
+
+    Written step by step in float64, so that the page computes the very same grid when
+    it filters the map by itself (``static/map_page.js``)."""
+
+    def axis(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        v = v.astype(np.float64)
+        lo, hi = float(v.min()), float(v.max())
+        pad = 0.05 * ((hi - lo) or 1.0)
+        lo, hi = lo - pad, hi + pad
+        width = (hi - lo) / bins
+        idx = np.clip(np.floor((v - lo) / width).astype(np.int64), 0, bins - 1)
+        return idx, lo + (np.arange(bins) + 0.5) * width
+
+    ix, xc = axis(xs)
+    iy, yc = axis(ys)
+    h = np.zeros((bins, bins), dtype=np.float64)
+    np.add.at(h, (iy, ix), 1.0)
+    k = density_kernel(sigma)
+    z = _smooth(_smooth(h, k, 0), k, 1)
+    z = z / (z.max() or 1.0)
+    return (np.round(z, 3).astype(np.float32), xc.astype(np.float32),
+            yc.astype(np.float32))
+
+
+def _smooth(a: np.ndarray, k: np.ndarray, axis: int) -> np.ndarray:
+    """``a`` convolved with the symmetric kernel ``k`` along ``axis`` (0 or 1), mirrored
+    at the edges (scipy.ndimage's "reflect"), summed tap by tap."""
+    r = len(k) // 2
+    n = a.shape[axis]
+    pad = [(0, 0), (0, 0)]
+    pad[axis] = (r, r)
+    p = np.pad(a, pad, mode="symmetric")
+    out = np.zeros_like(a)
+    for j in range(len(k)):
+        out += k[j] * (p[j:j + n, :] if axis == 0 else p[:, j:j + n])
+    return out
+
+
+def density_trace(z: np.ndarray, xc: np.ndarray, yc: np.ndarray) -> go.Contour:
+    """Filled contours of a density grid, drawn under the points (a few kB whatever the
+    number of clips)."""
+    return go.Contour(z=z, x=xc, y=yc, **density_style())
+
+
+def density_style() -> dict[str, Any]:
+    """The density trace, without its ``z``, ``x`` and ``y``."""
+    return {"name": "density", "showscale": False, "hoverinfo": "skip", "showlegend": False,
+            "ncontours": 8, "line": {"width": 0},
+            "contours": {"coloring": "fill", "start": 0.04, "end": 1.0, "size": 0.12},
+            "colorscale": [[0, "rgba(255,255,255,0)"], [0.15, "rgba(90,110,160,0.10)"],
+                           [1, "rgba(40,60,120,0.42)"]]}
+
+
+def encode_ints(values: Any) -> dict[str, str]:
+    """Non-negative integers as compact base64 for the page: ``{"dtype": "u1"|"u2"|"u4",
+    "bdata": ...}``, little-endian, in the smallest type that holds them."""
+    import base64
+
+    v = np.asarray(values, dtype=np.int64)
+    if len(v) and int(v.min()) < 0:
+        raise ValueError("encode_ints takes non-negative integers")
+    top = int(v.max()) if len(v) else 0
+    dtype = "u1" if top < 2 ** 8 else ("u2" if top < 2 ** 16 else "u4")
+    return {"dtype": dtype,
+            "bdata": base64.b64encode(v.astype("<" + dtype).tobytes()).decode("ascii")}
+
+
+def decode_ints(spec: Mapping[str, Any]) -> np.ndarray:
+    """The integers of :func:`encode_ints`."""
+    import base64
+
+    return np.frombuffer(base64.b64decode(spec["bdata"]),
+                         dtype="<" + str(spec["dtype"])).astype(np.int64)
 
 
 def group_colors(groups: Sequence[str]) -> dict[str, str]:
@@ -149,32 +339,32 @@ def group_colors(groups: Sequence[str]) -> dict[str, str]:
     return out
 
 
-def _hover_row(p: Mapping[str, Any]) -> list[str]:
+def hover_html(p: Mapping[str, Any]) -> str:
+    """The tooltip of one clip: its audience, caption, account, language and date."""
     caption = str(p.get("caption") or "").strip() or "(no caption)"
     when = str(p.get("published_at") or "")[:10]
-    return [str(p.get("id", "")),
-            "<br>".join(_wrap(html.escape(short(caption, 220)), 60)),
-            html.escape(str(p.get("account") or "unknown")),
-            html.escape(str(p.get("audience_label") or NO_AUDIENCE)),
-            html.escape(str(p.get("language") or "?")),
-            f" · <i>posted:</i> {html.escape(when)}" if when else ""]
+    return (f"<b>{html.escape(str(p.get('audience_label') or NO_AUDIENCE))}</b><br>"
+            + "<br>".join(_wrap(html.escape(short(caption, 220)), 60))
+            + f"<br><i>account:</i> {html.escape(str(p.get('account') or 'unknown'))}"
+            f" · <i>language:</i> {html.escape(str(p.get('language') or '?'))}"
+            + (f" · <i>posted:</i> {html.escape(when)}" if when else ""))
 
 
-def _add_group_labels(fig: go.Figure, points: Sequence[Mapping[str, Any]],
+def _add_group_labels(fig: go.Figure, xs: np.ndarray, ys: np.ndarray, pos: Mapping[int, int],
                       by_group: Mapping[str, list[int]], order: Sequence[str],
-                      most: int = 24) -> None:
-    """Each group's name at its median position (the biggest groups only), as
-    annotations so they stay readable above WebGL points too."""
+                      names: Mapping[str, str] | None = None, most: int = MAX_LABELS) -> int:
+    """Each group's name at its median position, biggest group first, as annotations
+    (readable above WebGL points too). The page hides the ones that would overlap a
+    bigger group's name, so names thin out as the map zooms out. Returns how many."""
+    n = 0
     for g in [g for g in order if g != NO_AUDIENCE][:most]:
-        idx = by_group[g]
-        if len(idx) < 2:
+        rows = [pos[i] for i in by_group[g]]
+        if len(rows) < 2:
             continue
-        fig.add_annotation(
-            x=_median([float(points[i]["x"]) for i in idx]),
-            y=_median([float(points[i]["y"]) for i in idx]),
-            text=html.escape(short(g.split(" · ")[0], 26)), showarrow=False,
-            font={"size": 11, "color": "rgba(20,20,20,0.9)"},
-            bgcolor="rgba(255,255,255,0.6)", borderpad=1, name="group label")
+        fig.add_annotation(x=float(np.median(xs[rows])), y=float(np.median(ys[rows])),
+                           text=label_text(g, names), **label_style())
+        n += 1
+    return n
 
 
 def _style_map(fig: go.Figure, group_title: str, revision: str | None) -> None:
@@ -188,7 +378,8 @@ def _style_map(fig: go.Figure, group_title: str, revision: str | None) -> None:
         hoverlabel={"bgcolor": "white", "font": {"size": 12, "family": _FONT},
                     "align": "left"},
         font={"family": _FONT}, dragmode="pan", uirevision=revision or True,
-        clickmode="event")
+        clickmode="event", selectdirection="any",
+        modebar={"orientation": "v", "add": ["lasso2d", "select2d"]})
 
 
 # Bars --------------------------------------------------------------------------------------
@@ -318,8 +509,14 @@ def empty_figure(message: str) -> go.Figure:
 
 def add_note(fig: go.Figure, message: str) -> None:
     """Write ``message`` in the middle of a figure."""
-    fig.add_annotation(text=html.escape(message), xref="paper", yref="paper", x=0.5, y=0.5,
-                       showarrow=False, font={"size": 15, "color": "#555"})
+    fig.add_annotation(**note_annotation(message))
+
+
+def note_annotation(message: str) -> dict[str, Any]:
+    """The annotation that writes ``message`` in the middle of a figure."""
+    return {"text": html.escape(message), "xref": "paper", "yref": "paper", "x": 0.5,
+            "y": 0.5, "showarrow": False, "font": {"size": 15, "color": "#555"},
+            "name": "note"}
 
 
 def _finite(v: Any) -> bool:
@@ -328,12 +525,6 @@ def _finite(v: Any) -> bool:
     except (TypeError, ValueError):
         return False
     return f == f and f not in (float("inf"), float("-inf"))
-
-
-def _median(values: list[float]) -> float:
-    s = sorted(values)
-    n = len(s)
-    return s[n // 2] if n % 2 else 0.5 * (s[n // 2 - 1] + s[n // 2])
 
 
 def _wrap(text: str, width: int) -> list[str]:

