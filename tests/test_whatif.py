@@ -84,7 +84,9 @@ def test_language_and_geo_edits_keep_the_topic_and_the_map_place(caption_only, i
     lang, geo = rep.variants
     for v, blk in ((lang, "language"), (geo, "geo")):
         assert v.topic_kept
-        assert v.map_distance == pytest.approx(0.0, abs=1e-4)  # the map shows topics
+        # the map shows topics: the point stays put. Not exactly 0: two encodes of one
+        # text differ by ~1e-7 and UMAP's placement of a new point amplifies that.
+        assert v.map_distance == pytest.approx(0.0, abs=1e-3)
         _unchanged(caption_only, v.analysis, [b for b in BLOCKS if b != blk])
         moved = max(v.distance_by_block, key=v.distance_by_block.get)
         assert moved == blk
