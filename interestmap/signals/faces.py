@@ -14,8 +14,8 @@ of the LFW subset and scikit-image's astronaut pasted at known sizes into real s
 photos, landscape and portrait; scene and other photos without faces): RetinaFace finds
 the astronaut at every size and the LFW faces as well or better from 20 % of the shorter
 side up, and has far fewer false alarms (1 of 300 scene photos against 25 for Haar), but
-misses more of the small, tightly cropped, upscaled LFW faces (at 8-12 % of the shorter
-side). benchmarks/README.md has the table. ``INTERESTMAP_FACE_DETECTOR=haar`` brings the
+finds far fewer of the small LFW faces (below ~15 % of the shorter side, upscaled or at
+their own 25-50 px). benchmarks/README.md has the tables. ``INTERESTMAP_FACE_DETECTOR=haar`` brings the
 cascade back.
 """
 
