@@ -7,12 +7,15 @@ fusion. Every stage adds to these plain dataclasses; none of them holds a model.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+_RESAMPLE_LOCK = threading.Lock()
 
 
 @dataclass
@@ -70,14 +73,15 @@ class Media:
             return None
         if sample_rate == self.sample_rate:
             return self.audio
-        cache = self.__dict__.setdefault("_resampled", {})
-        if sample_rate not in cache:
-            import librosa
+        with _RESAMPLE_LOCK:  # stages running side by side resample a track once
+            cache = self.__dict__.setdefault("_resampled", {})
+            if sample_rate not in cache:
+                import librosa
 
-            cache[sample_rate] = librosa.resample(
-                self.audio, orig_sr=self.sample_rate, target_sr=sample_rate
-            ).astype(np.float32)
-        return cache[sample_rate]
+                cache[sample_rate] = librosa.resample(
+                    self.audio, orig_sr=self.sample_rate, target_sr=sample_rate
+                ).astype(np.float32)
+            return cache[sample_rate]
 
 
 @dataclass

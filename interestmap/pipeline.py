@@ -185,7 +185,7 @@ class ClipEncoder:
     # Encoding -------------------------------------------------------------------------
     def encode(self, clip: Clip) -> EncodedClip:
         """Encode one clip. Raises an :class:`InterestmapError` with a one-line message."""
-        return self._finish([self._per_clip(clip)])[0]
+        return self._finish([self._per_clip(clip, caption_early=True)])[0]
 
     def encode_many(
         self,
@@ -240,40 +240,61 @@ class ClipEncoder:
             bar.close()
         return self._finish(pending), problems
 
-    def _per_clip(self, clip: Clip) -> _Pending:
-        """Media, signals, visual and audio blocks of one clip (text blocks come later)."""
+    def _per_clip(self, clip: Clip, *, caption_early: bool = False) -> _Pending:
+        """Media, signals, visual and audio blocks of one clip (text blocks come later).
+
+        With ``caption_early`` the caption's text block is embedded here too, beside the
+        other stages (a single clip's encode: nothing to batch it with).
+        """
         from .media import load_media
         from .signals import extract_signals
 
         import_stage_modules()
         timings: dict[str, float] = {}
         t0 = time.perf_counter()
+        jobs = []
+        caption: dict[str, Any] = {}
+        if caption_early and _meaningful(caption_text(clip.caption)):
+            jobs.append(background(lambda: self._caption_block(clip.caption, caption)))
         kw: dict[str, Any] = {"max_frames": self.max_frames}
         if self.max_duration_s is not None:
             kw["max_duration_s"] = self.max_duration_s
-        media = load_media(clip.media or None, **kw)
+        try:
+            media = load_media(clip.media or None, **kw)
+        except BaseException:
+            join_all(jobs, raise_errors=False)
+            raise
         timings["decode"] = time.perf_counter() - t0
 
-        # The picture encoders run beside the signal stages (both mostly outside the GIL)
+        # The picture and sound encoders run beside the signal stages (all of them mostly
+        # outside the GIL), so none of them waits at the end of the clip
         visual: dict[str, Any] = {}
-        job = background(lambda: self._visual_blocks(media, visual))
+        audio: dict[str, Any] = {}
+        jobs.append(background(lambda: self._visual_blocks(media, visual)))
+        jobs.append(background(lambda: self._audio_block(media, audio)))
         try:
             signals = extract_signals(media, clip.caption, clip.language, clip.geo,
                                       ocr=self.ocr, asr=self.asr)
         except BaseException:
-            join_all([job], raise_errors=False)
+            join_all(jobs, raise_errors=False)
             raise
-        join_all([job])
+        join_all(jobs)
         timings.update(signals.timings_s)
         p = _Pending(clip=clip, media=media, signals=signals, timings=timings)
         p.missing.update(media.missing)
-        p.blocks.update(visual["blocks"])
-        p.missing.update(visual["missing"])
-        p.timings.update(visual["timings"])
-        self._audio_block(p)
+        for part in (visual, audio, caption):
+            p.blocks.update(part.get("blocks", {}))
+            p.missing.update(part.get("missing", {}))
+            p.timings.update(part.get("timings", {}))
         self._context_blocks(p)
         p.timings["clip_wall"] = time.perf_counter() - t0
         return p
+
+    def _caption_block(self, caption: str, out: dict[str, Any]) -> None:
+        """``out`` gets the caption's text block and its time."""
+        t0 = time.perf_counter()
+        vec = self.text.encode([caption_text(caption)])[0]
+        out.update(blocks={"caption": vec}, timings={"text": time.perf_counter() - t0})
 
     def _visual_blocks(self, media: Media, out: dict[str, Any]) -> None:
         """``out`` gets the visual and visual-semantics blocks, missing reasons, timings."""
@@ -302,20 +323,28 @@ class ClipEncoder:
         blocks["visual_semantics"] = l2_normalize((sem * weight).sum(axis=0) / weight.sum())
         timings["visual_semantics"] = time.perf_counter() - t0
 
-    def _audio_block(self, p: _Pending) -> None:
-        if p.media.audio is None:
-            p.blocks["audio"] = None
-            p.missing["audio"] = p.media.missing.get("audio", "no sound track")
+    def _audio_block(self, media: Media, out: dict[str, Any]) -> None:
+        """``out`` gets the audio block (or why it is missing) and its time."""
+        blocks: dict[str, np.ndarray | None] = {}
+        missing: dict[str, str] = {}
+        timings: dict[str, float] = {}
+        out.update(blocks=blocks, missing=missing, timings=timings)
+        if media.audio is None or not media.audio.size:
+            blocks["audio"] = None
+            missing["audio"] = media.missing.get("audio", "no sound track")
             return
-        loud = p.signals.loudness_dbfs
-        if loud is not None and loud < SILENT_DBFS:
-            p.blocks["audio"] = None
-            p.missing["audio"] = f"the sound track is silent ({loud:.0f} dBFS)"
+        from .signals.sound import loudness_dbfs
+
+        # the same level the sound stage reports (same function, same 16 kHz track)
+        loud = loudness_dbfs(np.asarray(media.audio_at(16000), dtype=np.float32))
+        if loud < SILENT_DBFS:
+            blocks["audio"] = None
+            missing["audio"] = f"the sound track is silent ({loud:.0f} dBFS)"
             return
         t0 = time.perf_counter()
-        wave = p.media.audio_at(self.audio.sample_rate)
-        p.blocks["audio"] = self.audio.encode([wave])[0]
-        p.timings["audio"] = time.perf_counter() - t0
+        wave = media.audio_at(self.audio.sample_rate)
+        blocks["audio"] = self.audio.encode([wave])[0]
+        timings["audio"] = time.perf_counter() - t0
 
     def _context_blocks(self, p: _Pending) -> None:
         lang = p.signals.language
@@ -340,6 +369,8 @@ class ClipEncoder:
             s = p.signals
             for block, text in (("caption", caption_text(s.caption)),
                                 ("ocr", s.ocr_text), ("speech", s.transcript)):
+                if p.blocks.get(block) is not None:
+                    continue  # embedded early (a single clip's caption)
                 if _meaningful(text):
                     texts.append(text)
                     where.append((i, block))
@@ -355,7 +386,7 @@ class ClipEncoder:
             for (i, block), v in zip(where, vecs, strict=True):
                 pending[i].blocks[block] = v
             for p in pending:
-                p.timings["text"] = per_clip
+                p.timings["text"] = p.timings.get("text", 0.0) + per_clip
         out = []
         fuser = self.fuser
         for p in pending:

