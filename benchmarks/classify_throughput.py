@@ -5,6 +5,7 @@ classifier trained on English posts scores other languages. Prints one JSON obje
     python benchmarks/classify_throughput.py --lines 50000 --batch-sizes 64,256,1024
     python benchmarks/classify_throughput.py --xtopic         # + cross-language macro-F1
     python benchmarks/classify_throughput.py --lines 0 --xtopic   # macro-F1 only
+    python benchmarks/classify_throughput.py --profile --lines 1024   # where the time goes
 
 Inputs are real posts: the X-Topic test tweets (en, es, ja; ``$INTERESTMAP_DATA``,
 default ``../shared/data``), cycled to the requested number of lines.
@@ -19,6 +20,12 @@ Measures:
 - ``xtopic`` (with ``--xtopic``): a classifier trained on the 180 English training
   tweets, scored on each language's 800 test tweets (macro-F1 over the 19 topics, one
   predicted topic per post), next to zero-shot baselines and the majority class.
+
+- ``profile`` (with ``--profile``): per text, each part of the default text encoder
+  (language detection, USE-m3, e5-small at several batch sizes) and the whole encoder
+  as it was before (every text through USE, E5 in calls of 32) and as it is now,
+  alternating, on X-Topic test tweets in en/es/gr/ja, with the largest difference
+  between their vectors.
 
 Wall-clock figures depend on what else runs on the machine: compare within one run.
 """
@@ -152,13 +159,83 @@ def xtopic() -> dict:
     return out
 
 
+def encode_before(enc, texts: list[str]) -> np.ndarray:
+    """The default text encoder's encode as it was before the profile (for comparison)."""
+    from interestmap.encoders.base import l2_normalize
+    from interestmap.encoders.text_ensemble import USE_LANGUAGES, centred_e5, detect_languages
+
+    langs = detect_languages(texts)
+    u = enc.use.encode(texts, batch_size=64)
+    e = centred_e5(enc.e5.encode(texts, batch_size=32), langs)
+    u = u.copy()
+    u[[g is not None and g not in USE_LANGUAGES for g in langs]] = 0.0
+    return l2_normalize(np.hstack([u, e]))
+
+
+def profile(n: int, repeats: int) -> dict:
+    from interestmap.encoders.text_ensemble import USE_LANGUAGES, UseE5Text, detect_languages
+
+    texts = [r["text"] for lang in ("en", "es", "gr", "ja") for r in rows(lang, "test")]
+    texts = texts[::max(1, len(texts) // n)][:n]
+    enc = UseE5Text()
+    enc.encode(["warm up the models", "y el otro"])
+
+    def ms(fn) -> float:
+        best = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            fn()
+            best.append(time.perf_counter() - t0)
+        return round(float(np.median(best)) / len(texts) * 1000, 3)
+
+    langs = detect_languages(texts)
+    kept = [t for t, g in zip(texts, langs, strict=True) if g is None or g in USE_LANGUAGES]
+    e5 = enc.e5.model
+    out: dict = {"texts": len(texts), "repeats": repeats, "use_kept_share":
+                 round(len(kept) / len(texts), 3), "ms_per_text": {}}
+    parts = out["ms_per_text"]
+    parts["language_detection"] = ms(lambda: detect_languages(texts))
+    parts["use_all_texts"] = ms(lambda: enc.use.encode(texts, batch_size=64))
+    parts["use_kept_texts_only"] = ms(lambda: enc.use.encode(kept, batch_size=64))
+    ref = np.vstack([e5.query(texts[i:i + 32]) for i in range(0, len(texts), 32)])
+    out["e5_max_abs_diff_vs_calls_of_32"] = {}
+    for bs in (8, 32, 64, 256):
+        parts[f"e5_calls_of_{bs}"] = ms(lambda bs=bs: [e5.query(texts[i:i + bs])
+                                                         for i in range(0, len(texts), bs)])
+        got = np.vstack([e5.query(texts[i:i + bs]) for i in range(0, len(texts), bs)])
+        out["e5_max_abs_diff_vs_calls_of_32"][str(bs)] = float(np.abs(got - ref).max())
+    before, after = [], []
+    for _ in range(repeats):  # alternating, so drift on the machine hits both alike
+        t0 = time.perf_counter()
+        v_before = encode_before(enc, texts)
+        before.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        v_after = enc.encode(texts, batch_size=64)
+        after.append(time.perf_counter() - t0)
+    parts["encoder_before"] = round(float(np.median(before)) / len(texts) * 1000, 3)
+    parts["encoder_now"] = round(float(np.median(after)) / len(texts) * 1000, 3)
+    out["texts_per_s"] = {"before": round(len(texts) / float(np.median(before)), 1),
+                          "now": round(len(texts) / float(np.median(after)), 1)}
+    out["max_abs_diff_before_vs_now"] = float(np.abs(v_before - v_after).max())
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--lines", type=int, default=10_000)
     ap.add_argument("--batch-sizes", default="64,256,1024")
     ap.add_argument("--no-cli", action="store_true", help="skip the command-line run")
     ap.add_argument("--xtopic", action="store_true", help="also the cross-language macro-F1")
+    ap.add_argument("--profile", action="store_true",
+                    help="only where the default text encoder's time goes, on --lines texts")
+    ap.add_argument("--repeats", type=int, default=3, help="repeats per --profile figure")
     args = ap.parse_args()
+    if args.profile:
+        result = {"machine": {"cpus": os.cpu_count(), "load_1min": round(os.getloadavg()[0], 2)},
+                  "profile": profile(args.lines, args.repeats)}
+        result["machine"]["load_1min_end"] = round(os.getloadavg()[0], 2)
+        print(json.dumps(result, indent=2))
+        return
     lines = input_lines(args.lines)
     sizes = [int(x) for x in args.batch_sizes.split(",") if x.strip()]
     result = {"machine": {"cpus": os.cpu_count(), "load_1min": round(os.getloadavg()[0], 2),

@@ -24,15 +24,23 @@ Data (none of it was used to fit anything in interestmap except where said):
   whose topic is implicit (``ml_topics_implicit_en.jsonl``, held out), zero-shot and
   trained as above.
 - ``xtopic``: X-Topic test sets (800 real tweets each in en/es/gr/ja, 19 labels,
-  multi-label; ``$INTERESTMAP_DATA``). Zero-shot through the atlas (each atlas topic maps
-  to X-Topic labels, as in ``tests/test_classify.py``), zero-shot with the 19 label names
-  only, and a classifier trained on the 180 English training tweets. Macro-F1 of one
-  predicted label per tweet. (The atlas temperatures were fitted on ``en_train``.)
+  multi-label, 1.9 labels per tweet; ``$INTERESTMAP_DATA``). Zero-shot through the atlas
+  (each atlas topic maps to X-Topic labels, its ``xtopic`` field), zero-shot with the 19
+  label names only, and a classifier trained on the 180 English training tweets.
+  Macro-F1 two ways: ``multi``, the labels of the topics interestmap says a post is
+  about (``topics.select_topics``, what ``classify`` and ``analyze`` show; through the
+  atlas, every label of every such atlas topic), and ``top1``, one label per tweet
+  (the only figure before: through the atlas, the first label of the top atlas topic).
+  ``--split dev`` scores X-Topic's train + validation tweets instead (200 per language:
+  what the decision rule and the atlas temperature were chosen on; nothing is trained
+  there), and ``--sweep`` prints the rule's figures on them for a grid of settings.
 
 ``baseline`` rows are the plain baseline of issue 11: the use-m3 vectors with one
-"Name. Description" prompt per topic (zero-shot) and scikit-learn's LogisticRegression
-with default settings (trained). ``ours`` rows go through interestmap's own
-``TopicSpace`` and ``TopicClassifier`` (blend with zero-shot, cross-validated).
+"Name. Description" prompt per topic and the top topic only (zero-shot), and
+scikit-learn's LogisticRegression with default settings (trained: ``top1`` its
+prediction, ``multi`` a one-vs-rest LogisticRegression's labels). ``ours`` rows go
+through interestmap's own ``TopicSpace`` and ``TopicClassifier`` (blend with
+zero-shot, cross-validated) and its multi-label rule.
 """
 
 from __future__ import annotations
@@ -86,12 +94,16 @@ class Memo:
 class Variant(TextEncoder):
     """A text encoder made of cached base vectors (what a benchmark row runs on)."""
 
-    def __init__(self, name: str, dim: int, fn: Callable[[list[str]], np.ndarray]) -> None:
-        self.name, self.dim, self.fn = name, dim, fn
+    def __init__(self, name: str, dim: int, fn: Callable[[list[str]], np.ndarray],
+                 shipped_as: str | None = None) -> None:
+        self.name, self.dim, self.fn, self.shipped_as = name, dim, fn, shipped_as
 
     @property
     def info(self) -> EncoderInfo:
-        return EncoderInfo(name=self.name, version="bench", dim=self.dim, modality="text")
+        """Named as the shipped encoder it rebuilds, if any, so that it gets that
+        encoder's shipped calibration (``topics.CALIBRATIONS``) rather than a run-time fit."""
+        return EncoderInfo(name=self.shipped_as or self.name, version=f"bench:{self.name}",
+                           dim=self.dim, modality="text")
 
     def encode(self, items: Sequence[str], *, batch_size: int = 64,
                show_progress: bool = False) -> np.ndarray:
@@ -140,7 +152,11 @@ def make_variants(names: Sequence[str]) -> dict[str, Variant]:
         "use+e5-routed": (896, lambda t: cat(t, True)),
         "use+e5-routed-lang": (896, lambda t: cat(t, True, per_language=True)),
     }
-    out = {n: Variant(n, *table[n]) for n in names}
+    from interestmap.encoders.text_ensemble import NAME as DEFAULT_NAME
+
+    shipped = {"use-m3": "use-m3", "e5-small": "e5-small", "minilm-l6": "minilm-l6",
+               "use+e5-routed-lang": DEFAULT_NAME}
+    out = {n: Variant(n, *table[n], shipped_as=shipped.get(n)) for n in names}
     out["_base"] = base  # type: ignore[assignment]
     return out
 
@@ -151,7 +167,15 @@ def jsonl(path: Path) -> list[dict]:
 
 
 def xtopic_rows(root: Path, lang: str, split: str) -> list[dict]:
-    return jsonl(root / "xtopic" / lang / f"{lang}_{split}.jsonl")
+    """One language's tweets; ``split`` "dev" is X-Topic's train + validation splits."""
+    parts = ("train", "validation") if split == "dev" else (split,)
+    return [r for part in parts for r in jsonl(root / "xtopic" / lang / f"{lang}_{part}.jsonl")]
+
+
+def xtopic_gold(rows: list[dict]) -> np.ndarray:
+    from interestmap.topics import XTOPIC_LABELS
+
+    return np.array([[int(r[x.replace(" ", "_")]) for x in XTOPIC_LABELS] for r in rows])
 
 
 # Measures -------------------------------------------------------------------------------
@@ -173,8 +197,33 @@ def top1_f1(scores: np.ndarray, gold: np.ndarray) -> float:
     return round(_top1_macro_f1(np.asarray(scores), gold), 4)
 
 
-def xtopic_zero_shot(enc: TextEncoder, root: Path, old: bool) -> dict:
-    from interestmap.topics import XTOPIC_LABELS, Topic, TopicSpace, load_topics
+def macro_f1(pred: np.ndarray, gold: np.ndarray) -> float:
+    from sklearn.metrics import f1_score
+
+    return round(float(f1_score(gold, pred, average="macro", zero_division=0)), 4)
+
+
+def atlas_to_xtopic(atlas: list) -> np.ndarray:
+    """``(n_atlas, 19)`` 0/1: which X-Topic labels each atlas topic stands for."""
+    from interestmap.topics import XTOPIC_LABELS
+
+    return np.array([[x in t.xtopic for x in XTOPIC_LABELS] for t in atlas], dtype=int)
+
+
+def atlas_labels(mask: np.ndarray, to_x: np.ndarray) -> np.ndarray:
+    """X-Topic labels of the atlas topics a post is about: every label of each."""
+    return (mask.astype(int) @ to_x > 0).astype(int)
+
+
+def atlas_first_label_scores(cos: np.ndarray, to_x: np.ndarray) -> np.ndarray:
+    """The first figure's one label per post: per label the best cosine of an atlas
+    topic mapped to it (argmax = the first label of the top atlas topic)."""
+    return np.stack([np.where(to_x[:, k] > 0, cos, -9).max(axis=1)
+                     for k in range(to_x.shape[1])], axis=1)
+
+
+def xtopic_zero_shot(enc: TextEncoder, root: Path, old: bool, split: str = "test") -> dict:
+    from interestmap.topics import XTOPIC_LABELS, Topic, TopicSpace, load_topics, select_topics
 
     atlas = load_topics()
     names = [Topic(id=x, name=x.title(), description=x.title()) for x in XTOPIC_LABELS]
@@ -182,16 +231,55 @@ def xtopic_zero_shot(enc: TextEncoder, root: Path, old: bool) -> dict:
     nv = old_topic_vectors(names, enc) if old else None
     sa = TopicSpace(atlas, enc, text_vectors=tv)
     sn = TopicSpace(names, enc, text_vectors=nv)
-    to_x = np.array([[x in t.xtopic for x in XTOPIC_LABELS] for t in atlas])
-    out: dict = {"atlas": {}, "names": {}}
+    to_x = atlas_to_xtopic(atlas)
+    out: dict = {"atlas": {"top1": {}, "multi": {}}, "names": {"top1": {}, "multi": {}}}
     for lang in X_LANGS:
-        rows = xtopic_rows(root, lang, "test")
-        gold = np.array([[r[x.replace(" ", "_")] for x in XTOPIC_LABELS] for r in rows])
+        rows = xtopic_rows(root, lang, split)
+        gold = xtopic_gold(rows)
         v = enc.encode([r["text"] for r in rows])
         ca = sa.cosines("caption", v)
-        px = np.stack([np.where(to_x[:, k], ca, -9).max(axis=1) for k in range(19)], axis=1)
-        out["atlas"][lang] = top1_f1(px, gold)
-        out["names"][lang] = top1_f1(sn.cosines("caption", v), gold)
+        out["atlas"]["top1"][lang] = top1_f1(atlas_first_label_scores(ca, to_x), gold)
+        out["names"]["top1"][lang] = top1_f1(sn.cosines("caption", v), gold)
+        if not old:  # the baseline predicted one label; the rule is this code's
+            out["atlas"]["multi"][lang] = macro_f1(
+                atlas_labels(select_topics(sa.proba("caption", v)), to_x), gold)
+            out["names"]["multi"][lang] = macro_f1(select_topics(sn.proba("caption", v)), gold)
+    for part in out.values():
+        if not part["multi"]:
+            del part["multi"]
+    return out
+
+
+def xtopic_rule_sweep(enc: TextEncoder, root: Path, split: str = "dev") -> dict:
+    """Macro-F1 of the multi-label rule for a grid of settings (mean of the 4 languages
+    next to each): how ``MATCH_MIN_PROBABILITY`` / ``MATCH_MAX_TOPICS`` were chosen."""
+    from interestmap.topics import XTOPIC_LABELS, Topic, TopicSpace, load_topics, select_topics
+
+    atlas = load_topics()
+    sa = TopicSpace(atlas, enc)
+    sn = TopicSpace([Topic(id=x, name=x.title(), description=x.title())
+                     for x in XTOPIC_LABELS], enc)
+    to_x = atlas_to_xtopic(atlas)
+    data = {}
+    for lang in X_LANGS:
+        rows = xtopic_rows(root, lang, split)
+        v = enc.encode([r["text"] for r in rows])
+        data[lang] = (sa.proba("caption", v), sn.proba("caption", v), xtopic_gold(rows))
+    out: dict = {"split": split, "atlas": {}, "names": {}}
+    for kind in ("atlas", "names"):
+        for lang, (pa, pn, gold) in data.items():
+            p = pa if kind == "atlas" else pn
+            one = np.zeros(p.shape, dtype=bool)
+            one[np.arange(len(p)), p.argmax(axis=1)] = True
+            out[kind].setdefault("top topic only", {})[lang] = macro_f1(
+                atlas_labels(one, to_x) if kind == "atlas" else one, gold)
+            for m in (0.1, 0.12, 0.15, 0.18, 0.2, 0.25, 0.3):
+                for k in (2, 3, 5):
+                    mask = select_topics(p, min_probability=m, max_topics=k)
+                    out[kind].setdefault(f"p>={m:g}, at most {k}", {})[lang] = macro_f1(
+                        atlas_labels(mask, to_x) if kind == "atlas" else mask, gold)
+        for per in out[kind].values():
+            per["mean"] = round(float(np.mean([per[g] for g in X_LANGS])), 4)
     return out
 
 
@@ -207,7 +295,10 @@ def ml_summary(acc: dict[str, float], agree: dict[str, float] | None = None) -> 
 
 
 def ml_zero_shot(enc: TextEncoder, rows: list[dict], old: bool) -> dict:
-    from interestmap.topics import TopicSpace, load_topics
+    """Top-1 accuracy per language; for this code also how many topics the multi-label
+    rule gives these one-topic sentences (``topics_per_sentence``, all languages) and how
+    often the right one is among them (``right_among_topics``)."""
+    from interestmap.topics import TopicSpace, load_topics, select_topics
 
     topics = load_topics(DATA / "ml_topics.yaml")
     ids = [t.id for t in topics]
@@ -216,11 +307,18 @@ def ml_zero_shot(enc: TextEncoder, rows: list[dict], old: bool) -> dict:
     for split in ("dev", "test"):
         part = [r for r in rows if r["split"] == split]
         gold = np.array([ids.index(r["topic"]) for r in part])
-        preds = {g: space.cosines("caption", enc.encode([r[g] for r in part])).argmax(1)
-                 for g in ML_LANGS}
+        vecs = {g: enc.encode([r[g] for r in part]) for g in ML_LANGS}
+        preds = {g: space.cosines("caption", vecs[g]).argmax(1) for g in ML_LANGS}
         acc = {g: round(float((preds[g] == gold).mean()), 4) for g in ML_LANGS}
         agree = {g: float((preds[g] == preds["en"]).mean()) for g in ML_LANGS if g != "en"}
         out[split] = ml_summary(acc, agree)
+        if not old:
+            masks = np.concatenate([select_topics(space.proba("caption", vecs[g]))
+                                    for g in ML_LANGS])
+            right = np.tile(gold, len(ML_LANGS))
+            out[split]["topics_per_sentence"] = round(float(masks.sum(axis=1).mean()), 3)
+            out[split]["right_among_topics"] = round(
+                float(masks[np.arange(len(right)), right].mean()), 4)
     return out
 
 
@@ -283,7 +381,7 @@ def ml_trained(enc: TextEncoder, rows: list[dict], plain: bool) -> dict:
 
 def xtopic_trained(enc: TextEncoder, root: Path, plain: bool) -> dict:
     from interestmap.classify import TopicClassifier
-    from interestmap.topics import XTOPIC_LABELS, Topic, TopicSpace, xtopic_label
+    from interestmap.topics import XTOPIC_LABELS, Topic, TopicSpace, select_topics, xtopic_label
 
     train = xtopic_rows(root, "en", "train")
     texts = [r["text"] for r in train]
@@ -292,12 +390,15 @@ def xtopic_trained(enc: TextEncoder, root: Path, plain: bool) -> dict:
                         for x in XTOPIC_LABELS], enc)
     if plain:
         from sklearn.linear_model import LogisticRegression
+        from sklearn.multiclass import OneVsRestClassifier
 
         from interestmap.classify import _expand
 
+        x_train = enc.encode(texts)
         rows_, labs, w = _expand(labels)
-        model = LogisticRegression(max_iter=2000).fit(enc.encode(texts)[rows_], labs,
-                                                      sample_weight=w)
+        model = LogisticRegression(max_iter=2000).fit(x_train[rows_], labs, sample_weight=w)
+        ovr = OneVsRestClassifier(LogisticRegression(max_iter=2000)).fit(
+            x_train, xtopic_gold(train))
 
         def proba(v: np.ndarray) -> np.ndarray:
             p = model.predict_proba(v)
@@ -305,16 +406,25 @@ def xtopic_trained(enc: TextEncoder, root: Path, plain: bool) -> dict:
             for k, c in enumerate(model.classes_):
                 out[:, XTOPIC_LABELS.index(c)] = p[:, k]
             return out
+
+        def labels_of(v: np.ndarray, p: np.ndarray) -> np.ndarray:
+            return ovr.predict(v)
     else:
         clf = TopicClassifier(text_encoder=enc).fit(texts, labels, zero_shot=names)
 
         def proba(v: np.ndarray) -> np.ndarray:
             return clf.blend_with(names.proba("caption", v), v, names.ids)
-    out = {}
+
+        def labels_of(v: np.ndarray, p: np.ndarray) -> np.ndarray:
+            return select_topics(p)
+    out: dict = {"top1": {}, "multi": {}}
     for lang in X_LANGS:
         rows = xtopic_rows(root, lang, "test")
-        gold = np.array([[r[x.replace(" ", "_")] for x in XTOPIC_LABELS] for r in rows])
-        out[lang] = top1_f1(proba(enc.encode([r["text"] for r in rows])), gold)
+        gold = xtopic_gold(rows)
+        v = enc.encode([r["text"] for r in rows])
+        p = proba(v)
+        out["top1"][lang] = top1_f1(p, gold)
+        out["multi"][lang] = macro_f1(labels_of(v, p), gold)
     return out
 
 
@@ -323,7 +433,23 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--variants", default=",".join(VARIANTS),
                     help=f"comma-separated, from {', '.join(VARIANTS)}")
     ap.add_argument("--no-xtopic", action="store_true", help="skip the X-Topic sets")
+    ap.add_argument("--split", choices=("test", "dev"), default=None,
+                    help="X-Topic tweets to score: test (the default: what is reported) or "
+                         "dev = train + validation (what was chosen on); trained rows always "
+                         "train on en_train and score test")
+    ap.add_argument("--sweep", action="store_true",
+                    help="only the multi-label rule's grid on X-Topic (split dev unless "
+                         "--split test), with the first of --variants (default: the "
+                         "shipped default, use+e5-routed-lang)")
     args = ap.parse_args(argv)
+    if args.sweep:
+        given = [v.strip() for v in args.variants.split(",") if v.strip()]
+        name = given[0] if args.variants != ",".join(VARIANTS) else "use+e5-routed-lang"
+        enc = make_variants([name])[name]
+        print(json.dumps({"variant": name, **xtopic_rule_sweep(
+            enc, xtopic_data_dir(), args.split or "dev")}, indent=1))
+        return
+    args.split = args.split or "test"
     t_start = time.perf_counter()
     root = None if args.no_xtopic else xtopic_data_dir()
     rows = jsonl(DATA / "ml_topics.jsonl")
@@ -331,7 +457,7 @@ def main(argv: list[str] | None = None) -> None:
     variants = make_variants(names)
     base = variants.pop("_base")  # type: ignore[arg-type]
     out: dict = {"machine": {"cpus": os.cpu_count(), "load_1min": round(os.getloadavg()[0], 2)},
-                 "results": {}}
+                 "xtopic_split": args.split, "results": {}}
     for name in names:
         enc = variants[name]
         print(f"measuring {name} ...", file=sys.stderr, flush=True)
@@ -343,12 +469,15 @@ def main(argv: list[str] | None = None) -> None:
                              "trained_on_english": {"ml": ml_trained(enc, rows, plain=True)},
                              "implicit_en": implicit_en(enc, rows, old=True, plain=True)}
         if root is not None:
-            r["zero_shot"]["xtopic"] = xtopic_zero_shot(enc, root, old=False)
-            r["trained_on_english"]["xtopic"] = xtopic_trained(enc, root, plain=False)
+            r["zero_shot"]["xtopic"] = xtopic_zero_shot(enc, root, old=False, split=args.split)
             if name == "use-m3":
-                r["baseline"]["zero_shot"]["xtopic"] = xtopic_zero_shot(enc, root, old=True)
-                r["baseline"]["trained_on_english"]["xtopic"] = xtopic_trained(enc, root,
-                                                                               plain=True)
+                r["baseline"]["zero_shot"]["xtopic"] = xtopic_zero_shot(enc, root, old=True,
+                                                                        split=args.split)
+            if args.split == "test":
+                r["trained_on_english"]["xtopic"] = xtopic_trained(enc, root, plain=False)
+                if name == "use-m3":
+                    r["baseline"]["trained_on_english"]["xtopic"] = xtopic_trained(
+                        enc, root, plain=True)
         out["results"][name] = r
     out["encode_seconds"] = {n: round(m.seconds, 1) for n, m in base.items()}
     out["machine"]["load_1min_end"] = round(os.getloadavg()[0], 2)

@@ -22,7 +22,14 @@ from typing import IO, Any
 import numpy as np
 
 from .errors import ConfigError, EncoderMismatchError, InterestmapError
-from .topics import Topic, TopicSpace, slugify
+from .topics import (
+    MATCH_MAX_TOPICS,
+    MATCH_MIN_PROBABILITY,
+    Topic,
+    TopicSpace,
+    select_topics,
+    slugify,
+)
 
 CLASSIFIER_FILE = "topic_classifier.joblib"
 """Name of a classifier saved inside an index folder."""
@@ -522,12 +529,17 @@ def classify_stream(stream: Iterable[str], out: IO[str], space: TopicSpace,
                     classifier: TopicClassifier | None = None, *, mode: str = "blend",
                     blend: float | None = None, batch_size: int = 256, top: int | None = None,
                     as_json: bool = True, strict: bool = False,
+                    min_probability: float = MATCH_MIN_PROBABILITY,
+                    max_topics: int = MATCH_MAX_TOPICS,
                     warn: Callable[[str], None] | None = None) -> ClassifyStats:
     """Classify JSONL texts from ``stream`` into ``out``, one line per input, in batches.
 
     ``mode``: ``"zero-shot"``, ``"classifier"`` or ``"blend"`` (the classifier's
     cross-validated blend, or ``blend``). Output lines are JSON ``{"id", "topic",
-    "name", "score", "scores"}`` (``as_json``) or ``id<TAB>topic<TAB>score``.
+    "name", "score", "topics", "scores"}`` (``as_json``) or
+    ``id<TAB>topic<TAB>score<TAB>topics``: ``topic`` is the likeliest topic, ``topics``
+    every topic the text is about (:func:`~interestmap.topics.select_topics` with
+    ``min_probability`` and ``max_topics``; ``|``-separated in the tab form).
     """
     import time
 
@@ -551,6 +563,7 @@ def classify_stream(stream: Iterable[str], out: IO[str], space: TopicSpace,
         if warn is not None:
             warn(msg)
 
+    select_topics(np.zeros(1), min_probability=min_probability, max_topics=max_topics)
     ids, names = space.ids, [t.name for t in space.topics]
     k = len(ids) if top is None else max(1, min(int(top), len(ids)))
     for batch in iter_input_batches(stream, batch_size, strict=strict, warn=_warn):
@@ -558,17 +571,19 @@ def classify_stream(stream: Iterable[str], out: IO[str], space: TopicSpace,
         p = space.proba("caption", vecs)
         if classifier is not None and (a is None or a > 0):
             p = classifier.blend_with(p, vecs, ids, blend=a)
+        about = select_topics(p, min_probability=min_probability, max_topics=max_topics)
         lines = []
-        for item, row in zip(batch, p, strict=True):
-            order = np.argsort(-row)
+        for item, row, mask in zip(batch, p, about, strict=True):
+            order = np.argsort(-row, kind="stable")
             j = int(order[0])
+            matched = [ids[i] for i in order if mask[i]]
             if as_json:
                 rec = {"id": item.id, "topic": ids[j], "name": names[j],
-                       "score": round(float(row[j]), 4),
+                       "score": round(float(row[j]), 4), "topics": matched,
                        "scores": {ids[i]: round(float(row[i]), 4) for i in order[:k]}}
                 lines.append(json.dumps(rec, ensure_ascii=False))
             else:
-                lines.append(f"{item.id}\t{ids[j]}\t{row[j]:.3f}")
+                lines.append(f"{item.id}\t{ids[j]}\t{row[j]:.3f}\t{'|'.join(matched)}")
         out.write("\n".join(lines) + "\n")
         out.flush()
         stats.classified += len(batch)

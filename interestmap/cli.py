@@ -399,7 +399,9 @@ def cmd_classify(args: argparse.Namespace) -> int:
                   if args.input is not None else sys.stdin)
         stats = classify_stream(stream, sys.stdout, space, classifier, mode=args.mode,
                                 blend=args.blend, batch_size=args.batch_size, top=args.top,
-                                as_json=args.json, strict=args.strict, warn=_warn)
+                                as_json=args.json, strict=args.strict,
+                                min_probability=args.min_probability,
+                                max_topics=args.max_topics, warn=_warn)
     if not args.quiet and (stats.classified or stats.skipped or posts is None):
         rate = stats.classified / max(stats.seconds, 1e-9)
         print(f"interestmap: classified {stats.classified} texts in {stats.seconds:.1f} s "
@@ -410,10 +412,13 @@ def cmd_classify(args: argparse.Namespace) -> int:
 
 @command("classify", "score texts against declared topics (zero-shot, or trained on your labels)")
 def _build_classify(p: argparse.ArgumentParser) -> None:
+    from .topics import MATCH_MAX_TOPICS, MATCH_MIN_PROBABILITY
+
     p.description = (
         "Read JSONL lines {\"id\", \"text\"} from --input or stdin and print one result per "
-        "line: with --json {\"id\", \"topic\", \"name\", \"score\", \"scores\"}, else "
-        "id<TAB>topic<TAB>score. Texts are scored in batches, in bounded memory. A malformed "
+        "line: with --json {\"id\", \"topic\", \"name\", \"score\", \"topics\", \"scores\"}, "
+        "else id<TAB>topic<TAB>score<TAB>topics. 'topic' is the likeliest topic, 'topics' "
+        "every topic the text is about (see --min-probability; '|'-separated). Texts are scored in batches, in bounded memory. A malformed "
         "line is skipped with a warning naming its line number (--strict stops instead). "
         "--train LABELLED.jsonl ({\"text\", \"label\"} lines; label a topic name or a list) "
         "fits a classifier that is blended with the zero-shot scores.")
@@ -442,6 +447,11 @@ def _build_classify(p: argparse.ArgumentParser) -> None:
                    help="classifier regularisation (default: chosen by cross-validation)")
     p.add_argument("--top", type=int, default=None,
                    help="only the best N topics in 'scores' (default: all)")
+    p.add_argument("--min-probability", type=float, default=MATCH_MIN_PROBABILITY,
+                   help="a text is about every topic with at least this probability, and "
+                        f"always about its top one (default {MATCH_MIN_PROBABILITY})")
+    p.add_argument("--max-topics", type=int, default=MATCH_MAX_TOPICS,
+                   help=f"at most this many topics per text (default {MATCH_MAX_TOPICS})")
     p.add_argument("--batch-size", type=int, default=256, help="texts per batch (default 256)")
     p.add_argument("--text-encoder", default=None,
                    help="text encoder without --index (default: use-m3+e5-small; "
@@ -463,6 +473,9 @@ def _print_analysis(d: dict[str, Any]) -> None:
     if top:
         print("Declared topics: " + " · ".join(f"{t['name']} {_pct(t['probability'])}"
                                                for t in top[:4]))
+        about = d["topics"].get("matched") or []
+        if len(about) > 1:
+            print("  the clip is about: " + ", ".join(t["name"] for t in about))
     for r in d["modalities"]["blocks"]:
         mark = "" if r["agrees"] else "   <- disagrees"
         ev = f"  [{r['evidence']}]" if r["evidence"] else ""

@@ -180,9 +180,19 @@ def test_classify_stream_writes_one_line_per_input(xtopic_setup):
     stats = classify_stream(src, out, space, clf, top=3, warn=warned.append)
     lines = [json.loads(x) for x in out.getvalue().splitlines()]
     assert [x["id"] for x in lines] == [1, "x"] and stats.classified == 2 and stats.skipped == 1
-    assert set(lines[0]) == {"id", "topic", "name", "score", "scores"}
+    assert set(lines[0]) == {"id", "topic", "name", "score", "topics", "scores"}
     assert lines[0]["topic"] == "sports" and len(lines[0]["scores"]) == 3
     assert lines[0]["score"] == max(lines[0]["scores"].values())
+    for x in lines:  # the topics a text is about: its top one first, then the likely others
+        assert x["topics"][0] == x["topic"] and len(x["topics"]) <= 3
+        assert all(x["scores"][t] >= 0.15 for t in x["topics"][1:] if t in x["scores"])
+    tab = io.StringIO()
+    classify_stream(io.StringIO('{"id": 7, "text": "Sunday long run, then brunch with the '
+                                'kids and my parents"}\n'), tab, space, clf, as_json=False,
+                    min_probability=0.0, max_topics=2)
+    row = tab.getvalue().rstrip("\n").split("\t")
+    assert row[0] == "7" and len(row) == 4 and row[3].split("|")[0] == row[1]
+    assert len(row[3].split("|")) == 2  # every topic clears 0 %: the two likeliest
     with pytest.raises(InterestmapError, match="no line could be classified"):
         classify_stream(io.StringIO("x\ny\n"), io.StringIO(), space)
     with pytest.raises(ConfigError, match="needs a trained classifier"):

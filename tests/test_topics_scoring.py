@@ -16,6 +16,7 @@ from interestmap.topics import (
     fit_temperature,
     load_topics,
     log_softmax,
+    select_topics,
     topic_prompt,
     visual_phrases,
     xtopic_label,
@@ -63,6 +64,26 @@ def test_fit_temperature_recovers_the_temperature_that_made_the_labels():
     assert fit_temperature(cos, gold) == pytest.approx(0.05, rel=0.1)
     with pytest.raises(ConfigError, match="no item has a right topic"):
         fit_temperature(cos[:3], np.zeros((3, 12), dtype=bool))
+
+
+def test_a_post_is_about_its_top_topic_and_every_other_likely_one():
+    p = np.array([[0.50, 0.30, 0.12, 0.08],   # two topics over 15 %
+                  [0.05, 0.90, 0.03, 0.02],   # one clear topic
+                  [0.26, 0.25, 0.25, 0.24],   # four likely ones: the three likeliest
+                  [0.10, 0.10, 0.10, 0.70]])
+    mask = select_topics(p)
+    assert mask.tolist() == [[True, True, False, False], [False, True, False, False],
+                             [True, True, True, False], [False, False, False, True]]
+    assert select_topics(p, max_topics=2).sum(axis=1).tolist() == [2, 1, 2, 1]
+    # the top topic is kept even when nothing reaches the threshold; ties keep the first
+    assert select_topics(np.full(8, 1 / 8), min_probability=0.5).tolist() == \
+        [True] + [False] * 7
+    assert select_topics(p[0], min_probability=0.1).tolist() == [True, True, True, False]
+    assert select_topics(np.zeros((0, 4))).shape == (0, 4)
+    with pytest.raises(ConfigError, match="min_probability"):
+        select_topics(p, min_probability=1.5)
+    with pytest.raises(ConfigError, match="max_topics"):
+        select_topics(p, max_topics=0)
 
 
 def test_empty_topics_and_wrong_stored_vectors_are_refused():
@@ -123,9 +144,15 @@ def test_block_scores_fuse_as_the_weighted_mean_of_block_probabilities(space):
     att = s.attribution()
     assert att["caption"] == pytest.approx(s.block_weights["caption"] *
                                            s.block_cosines["caption"][s.top_index], abs=1e-4)
+    # the clip is about the topics select_topics keeps, likeliest first
+    about = s.matched()
+    assert about[0]["id"] == "football" and about == s.as_dict()["matched"]
+    kept = select_topics(s.probabilities)
+    assert [m["id"] for m in about] == [s.topics[i].id for i in np.argsort(-s.probabilities)
+                                        if kept[i]]
     # nothing to score: uniform, no top topic
     empty = space.score({"caption": None}, weights)
-    assert empty.top is None and empty.ranking() == []
+    assert empty.top is None and empty.ranking() == [] and empty.matched() == []
 
 
 @pytest.mark.slow
