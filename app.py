@@ -7,7 +7,7 @@ The same process serves the HTTP API at /v1 (docs at /docs) over the same open i
 this is ``interestmap serve`` with the app's default port. Options may also come from the
 environment: GRADIO_SERVER_NAME and GRADIO_SERVER_PORT (Gradio's own), or
 INTERESTMAP_APP_INDEX, INTERESTMAP_APP_HOST, INTERESTMAP_APP_PORT. The app is a thin
-layer over the library (interestmap.app_ui).
+layer over the library (interestmap.app.ui).
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
     from interestmap.errors import InterestmapError
-    from interestmap.server import serve
+    from interestmap.serve.server import serve
 
     def say(fraction: float, desc: str = "") -> None:
         print(f"\r{desc} … {fraction:.0%}   ", end="", file=sys.stderr, flush=True)

@@ -46,9 +46,9 @@ def main() -> int:
     p.add_argument("--port", type=int, required=True)
     args = p.parse_args()
 
-    from interestmap import index as index_mod
-    from interestmap.index import ensure_default_index
-    from interestmap.store import _timestamp
+    from interestmap.index import core as index_mod
+    from interestmap.index.core import ensure_default_index
+    from interestmap.store.interface import _timestamp
 
     idx = ensure_default_index()
     real = idx.clips_frame()

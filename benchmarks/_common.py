@@ -79,7 +79,7 @@ class Server:
         self._log = log.open("wb")
         self.log_path = log
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "interestmap.cli", "serve", "--index", str(index_dir),
+            [sys.executable, "-m", "interestmap.serve.cli", "serve", "--index", str(index_dir),
              "--port", "0", "--log-level", "warning"],
             stdout=subprocess.PIPE, stderr=self._log, env=env, text=True)
         lines: queue.Queue[str] = queue.Queue()

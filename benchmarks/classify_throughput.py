@@ -11,7 +11,7 @@ Inputs are real posts: the X-Topic test tweets (en, es, ja; ``$INTERESTMAP_DATA`
 default ``../shared/data``), cycled to the requested number of lines.
 
 Measures:
-- ``in_process``: texts/s of :func:`interestmap.classify.classify_stream` per batch size,
+- ``in_process``: texts/s of :func:`interestmap.topics.classify.classify_stream` per batch size,
   after the model and the topic vectors are loaded (the atlas's 37 topics, zero-shot,
   JSON lines written to a null sink), and the share of that time spent in the text
   encoder;
@@ -69,9 +69,9 @@ class _Null(io.TextIOBase):
 
 
 def in_process(lines: list[str], batch_sizes: list[int]) -> dict:
-    from interestmap.classify import classify_stream
     from interestmap.encoders.registry import get_text_encoder
-    from interestmap.topics import TopicSpace, load_topics
+    from interestmap.topics.catalog import TopicSpace, load_topics
+    from interestmap.topics.classify import classify_stream
 
     te = get_text_encoder()
     space = TopicSpace(load_topics(), te)
@@ -111,7 +111,7 @@ def cli(lines: list[str], batch_size: int) -> dict:
         src = Path(tmp) / "in.jsonl"
         src.write_text("\n".join(lines) + "\n", encoding="utf-8")
         t0 = time.perf_counter()
-        proc = subprocess.run([sys.executable, "-m", "interestmap.cli", "classify", "--json",
+        proc = subprocess.run([sys.executable, "-m", "interestmap.serve.cli", "classify", "--json",
                                "--top", "3", "--batch-size", str(batch_size), "--input",
                                str(src)], cwd=ROOT, capture_output=True, timeout=7200)
         wall = time.perf_counter() - t0
@@ -124,9 +124,15 @@ def cli(lines: list[str], batch_size: int) -> dict:
 
 
 def xtopic() -> dict:
-    from interestmap.classify import TopicClassifier, _top1_macro_f1
     from interestmap.encoders.registry import get_text_encoder
-    from interestmap.topics import XTOPIC_LABELS, Topic, TopicSpace, load_topics, xtopic_label
+    from interestmap.topics.catalog import (
+        XTOPIC_LABELS,
+        Topic,
+        TopicSpace,
+        load_topics,
+        xtopic_label,
+    )
+    from interestmap.topics.classify import TopicClassifier, _top1_macro_f1
 
     te = get_text_encoder()
     names = TopicSpace([Topic(id=x, name=x.title(), description=x.title())

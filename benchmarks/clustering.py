@@ -1,7 +1,7 @@
 """Audience clustering on real multilingual tweets: which reduction, which parameters.
 
 Embeds the X-Topic tweets (en/es/gr/ja, 1,000 each, multi-label over 19 topics) with a
-real multilingual text model and fits :class:`interestmap.clusters.AudienceClusterer`
+real multilingual text model and fits :class:`interestmap.learn.clusters.AudienceClusterer`
 with each reduction, cluster-size setting and outlier threshold. Prints one JSON object.
 
 Labels: X-Topic tweets have 1-5 topics; "Diaries & Daily Life" tags over half of them.
@@ -29,8 +29,8 @@ from _common import XTOPIC_LANGS as LANGS
 from _common import data_dir, load_xtopic
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
-from interestmap.clusters import AudienceClusterer
-from interestmap.projection import MapProjector
+from interestmap.learn.clusters import AudienceClusterer
+from interestmap.learn.projection import MapProjector
 
 
 def embed(texts: list[str], encoder: str) -> np.ndarray:

@@ -61,7 +61,7 @@ def encode_child(paths: list[Path], reps: int) -> dict[str, Any]:
     """In this process: load, encode once cold, then ``reps`` warm runs per clip."""
     import interestmap
     from interestmap.clip import Clip
-    from interestmap.pipeline import ClipEncoder
+    from interestmap.encoders.pipeline import ClipEncoder
 
     def once(encoder: Any, path: Path) -> dict[str, Any]:
         cache = getattr(encoder.image, "_cache", None)
@@ -154,10 +154,10 @@ def make_corpus(n: int) -> Path:
 def bench_corpus(n: int) -> dict[str, Any]:
     import numpy as np
 
-    from interestmap.cache import EncodeCache
-    from interestmap.executors import LocalExecutor, RayExecutor
-    from interestmap.index import build_index
-    from interestmap.index_manifest import cache_dir
+    from interestmap.corpus.cache import EncodeCache
+    from interestmap.corpus.executors import LocalExecutor, RayExecutor
+    from interestmap.index.core import build_index
+    from interestmap.index.manifest import cache_dir
 
     manifest = make_corpus(n)
     runs = {"local": LocalExecutor(), "ray_1_worker": RayExecutor(workers=1, num_cpus=2),

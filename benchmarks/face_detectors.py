@@ -51,7 +51,7 @@ def labelled_frames(data: Path) -> list[tuple[str, np.ndarray, tuple[int, ...] |
     import skimage.data as sd
     from PIL import Image
 
-    from interestmap.media import load_media
+    from interestmap.media.decode import load_media
 
     rng = np.random.default_rng(0)
     scenes = {c: sorted((data / "scenes" / c).glob("*.jpg")) for c in CLASSES}

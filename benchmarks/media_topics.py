@@ -49,7 +49,7 @@ def nmi_pair(x: np.ndarray, gold: np.ndarray, k: int, seed: int = 0) -> dict:
     from sklearn.cluster import KMeans
     from sklearn.metrics import normalized_mutual_info_score as nmi
 
-    from interestmap.clusters import AudienceClusterer
+    from interestmap.learn.clusters import AudienceClusterer
 
     t0 = time.perf_counter()
     aud = AudienceClusterer(random_state=seed).fit(x)

@@ -70,7 +70,7 @@ def _forget_frame_cache(encoder: Any) -> None:
 def encode_once(path: Path, encoder: Any = None) -> dict[str, Any]:
     """Encode one video clip; wall seconds and per-stage seconds."""
     from interestmap.clip import Clip
-    from interestmap.pipeline import ClipEncoder
+    from interestmap.encoders.pipeline import ClipEncoder
 
     encoder = encoder or ClipEncoder()
     _forget_frame_cache(encoder)
@@ -128,7 +128,7 @@ def efficientnet_arithmetic(encoder: Any, n_frames: int, peak_gflops: float) -> 
 
 def bench_encode(quick: bool, tmp: Path) -> dict[str, Any]:
     """Per-stage encode timings (5 s and 15 s, warm and cold), RSS, caption throughput."""
-    from interestmap.pipeline import ClipEncoder
+    from interestmap.encoders.pipeline import ClipEncoder
 
     bunny = data_dir() / "video" / "bigbuckbunny.mp4"
     clips = {"5s": bunny, "15s": make_15s_clip(bunny, tmp)}
@@ -154,7 +154,7 @@ def bench_encode(quick: bool, tmp: Path) -> dict[str, Any]:
                                "stages_s": _median_stages([r["stages"] for r in runs])}
         log(f"warm {name}: {out[f'warm_{name}']['wall_s']} s")
     out["peak_rss_gib"] = round(peak_rss_gib(), 3)
-    from interestmap.media import load_media
+    from interestmap.media.decode import load_media
 
     n_frames = len(load_media([bunny], max_frames=encoder.max_frames).frames)
 
@@ -226,8 +226,8 @@ def grow_index(index_dir: Path, n_total: int, encoder: Any, seed: int = 0
     """Add stored clips, jittered from the real ones (see :func:`jitter_blocks`), to a
     built index until it holds ``n_total``, then build its search graph; the write time
     (upserts + optimize, jittering not counted)."""
-    from interestmap.fusion import BLOCKS
-    from interestmap.index_manifest import open_index
+    from interestmap.encoders.fusion import BLOCKS
+    from interestmap.index.manifest import open_index
 
     rng = np.random.default_rng([seed, n_total])
     fuser = encoder.fuser
@@ -262,7 +262,7 @@ def recall_at_10(index_dir: Path, queries: np.ndarray,
                  filters: dict[str, Any] | None = None) -> float:
     """Mean share of the exact top 10 (a full scan of the exact vectors) that the
     engine's search (HNSW over quantised vectors, re-scored) finds."""
-    from interestmap.index_manifest import open_index
+    from interestmap.index.manifest import open_index
 
     shares = []
     with open_index(index_dir) as ix:
@@ -342,9 +342,9 @@ def bench_lookup(quick: bool, tmp: Path, qdrant_url: str | None = None) -> dict[
     With ``qdrant_url`` the index lives on that Qdrant server (its collections are
     dropped at the end) instead of the embedded store.
     """
-    from interestmap.index import InterestIndex, build_index
-    from interestmap.index_manifest import open_index
-    from interestmap.pipeline import ClipEncoder
+    from interestmap.encoders.pipeline import ClipEncoder
+    from interestmap.index.core import InterestIndex, build_index
+    from interestmap.index.manifest import open_index
 
     encoder = ClipEncoder()
     base = tmp / "idx"
@@ -423,8 +423,8 @@ def bench_map(quick: bool) -> dict[str, Any]:
     UMAP for the document map) on the same 10k vectors; NMI on the real points."""
     from sklearn.metrics import normalized_mutual_info_score as nmi
 
-    from interestmap.clusters import AudienceClusterer
-    from interestmap.projection import MapProjector
+    from interestmap.learn.clusters import AudienceClusterer
+    from interestmap.learn.projection import MapProjector
 
     X, texts, truth, n_real = map_vectors(10_000)
     reps = 1 if quick else 3

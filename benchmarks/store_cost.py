@@ -12,7 +12,7 @@ dims; the old mode stores the old layout: fused 5,046 dims plus one vector per p
 block, as interestmap did before Qdrant Edge). Lookup cost depends on count and size,
 not on meaning.
 
-``new``: written through :class:`interestmap.store.IndexStore` in parts of 5,000, then
+``new``: written through :class:`interestmap.store.interface.IndexStore` in parts of 5,000, then
 ``optimize()`` (the HNSW graph); ``write_s`` counts both. Then a fresh process opens the
 store and runs 200 searches (k=50, as ``nearest`` asks) without and with a filter: its
 peak RSS, open time and p50/p99. recall@10: the engine's top 10 against the exact top 10,
@@ -74,7 +74,7 @@ class Source:
         from clustering import embed
 
         from interestmap.encoders.context import GeoEncoder, LanguageEncoder
-        from interestmap.fusion import Fuser, FusionLayout
+        from interestmap.encoders.fusion import Fuser, FusionLayout
         from interestmap.signals.geo import load_gazetteer
 
         rows = load_xtopic(data_dir())
@@ -120,7 +120,7 @@ class Source:
 
 
 def write_new(n: int, folder: Path, quantization: str) -> dict[str, Any]:
-    from interestmap.store import IndexStore, StoreSettings
+    from interestmap.store.interface import IndexStore, StoreSettings
 
     src = Source()
     queries = src.queries()
@@ -157,7 +157,7 @@ def write_new(n: int, folder: Path, quantization: str) -> dict[str, Any]:
 
 def open_new(folder: Path, searches: int = 200) -> dict[str, Any]:
     """(In a fresh process.) Open, search, filter; recall against the exact top 10."""
-    from interestmap.store import IndexStore
+    from interestmap.store.interface import IndexStore
 
     queries = np.load(folder / "queries.npy")
     exact = json.loads((folder / "exact_top10.json").read_text())

@@ -173,7 +173,7 @@ def xtopic_rows(root: Path, lang: str, split: str) -> list[dict]:
 
 
 def xtopic_gold(rows: list[dict]) -> np.ndarray:
-    from interestmap.topics import XTOPIC_LABELS
+    from interestmap.topics.catalog import XTOPIC_LABELS
 
     return np.array([[int(r[x.replace(" ", "_")]) for x in XTOPIC_LABELS] for r in rows])
 
@@ -182,7 +182,7 @@ def xtopic_gold(rows: list[dict]) -> np.ndarray:
 def old_topic_vectors(topics: list, enc: TextEncoder) -> np.ndarray:
     """Topic vectors as interestmap made them before issue 11: one "Name. Description"
     prompt per topic, plus the example mean."""
-    from interestmap.topics import topic_prompt
+    from interestmap.topics.catalog import topic_prompt
 
     out = l2_normalize(enc.encode([topic_prompt(t) for t in topics]))
     for k, t in enumerate(topics):
@@ -192,7 +192,7 @@ def old_topic_vectors(topics: list, enc: TextEncoder) -> np.ndarray:
 
 
 def top1_f1(scores: np.ndarray, gold: np.ndarray) -> float:
-    from interestmap.classify import _top1_macro_f1
+    from interestmap.topics.classify import _top1_macro_f1
 
     return round(_top1_macro_f1(np.asarray(scores), gold), 4)
 
@@ -205,7 +205,7 @@ def macro_f1(pred: np.ndarray, gold: np.ndarray) -> float:
 
 def atlas_to_xtopic(atlas: list) -> np.ndarray:
     """``(n_atlas, 19)`` 0/1: which X-Topic labels each atlas topic stands for."""
-    from interestmap.topics import XTOPIC_LABELS
+    from interestmap.topics.catalog import XTOPIC_LABELS
 
     return np.array([[x in t.xtopic for x in XTOPIC_LABELS] for t in atlas], dtype=int)
 
@@ -223,7 +223,13 @@ def atlas_first_label_scores(cos: np.ndarray, to_x: np.ndarray) -> np.ndarray:
 
 
 def xtopic_zero_shot(enc: TextEncoder, root: Path, old: bool, split: str = "test") -> dict:
-    from interestmap.topics import XTOPIC_LABELS, Topic, TopicSpace, load_topics, select_topics
+    from interestmap.topics.catalog import (
+        XTOPIC_LABELS,
+        Topic,
+        TopicSpace,
+        load_topics,
+        select_topics,
+    )
 
     atlas = load_topics()
     names = [Topic(id=x, name=x.title(), description=x.title()) for x in XTOPIC_LABELS]
@@ -253,7 +259,13 @@ def xtopic_zero_shot(enc: TextEncoder, root: Path, old: bool, split: str = "test
 def xtopic_rule_sweep(enc: TextEncoder, root: Path, split: str = "dev") -> dict:
     """Macro-F1 of the multi-label rule for a grid of settings (mean of the 4 languages
     next to each): how ``MATCH_MIN_PROBABILITY`` / ``MATCH_MAX_TOPICS`` were chosen."""
-    from interestmap.topics import XTOPIC_LABELS, Topic, TopicSpace, load_topics, select_topics
+    from interestmap.topics.catalog import (
+        XTOPIC_LABELS,
+        Topic,
+        TopicSpace,
+        load_topics,
+        select_topics,
+    )
 
     atlas = load_topics()
     sa = TopicSpace(atlas, enc)
@@ -298,7 +310,7 @@ def ml_zero_shot(enc: TextEncoder, rows: list[dict], old: bool) -> dict:
     """Top-1 accuracy per language; for this code also how many topics the multi-label
     rule gives these one-topic sentences (``topics_per_sentence``, all languages) and how
     often the right one is among them (``right_among_topics``)."""
-    from interestmap.topics import TopicSpace, load_topics, select_topics
+    from interestmap.topics.catalog import TopicSpace, load_topics, select_topics
 
     topics = load_topics(DATA / "ml_topics.yaml")
     ids = [t.id for t in topics]
@@ -324,8 +336,8 @@ def ml_zero_shot(enc: TextEncoder, rows: list[dict], old: bool) -> dict:
 
 def implicit_en(enc: TextEncoder, rows: list[dict], old: bool, plain: bool) -> dict:
     """English sentences whose topic is implicit: zero-shot, and trained on English."""
-    from interestmap.classify import TopicClassifier
-    from interestmap.topics import TopicSpace, load_topics
+    from interestmap.topics.catalog import TopicSpace, load_topics
+    from interestmap.topics.classify import TopicClassifier
 
     topics = load_topics(DATA / "ml_topics.yaml")
     ids = [t.id for t in topics]
@@ -349,8 +361,8 @@ def implicit_en(enc: TextEncoder, rows: list[dict], old: bool, plain: bool) -> d
 
 
 def ml_trained(enc: TextEncoder, rows: list[dict], plain: bool) -> dict:
-    from interestmap.classify import TopicClassifier
-    from interestmap.topics import TopicSpace, load_topics
+    from interestmap.topics.catalog import TopicSpace, load_topics
+    from interestmap.topics.classify import TopicClassifier
 
     topics = load_topics(DATA / "ml_topics.yaml")
     train = jsonl(DATA / "ml_topics_train_en.jsonl")
@@ -380,8 +392,14 @@ def ml_trained(enc: TextEncoder, rows: list[dict], plain: bool) -> dict:
 
 
 def xtopic_trained(enc: TextEncoder, root: Path, plain: bool) -> dict:
-    from interestmap.classify import TopicClassifier
-    from interestmap.topics import XTOPIC_LABELS, Topic, TopicSpace, select_topics, xtopic_label
+    from interestmap.topics.catalog import (
+        XTOPIC_LABELS,
+        Topic,
+        TopicSpace,
+        select_topics,
+        xtopic_label,
+    )
+    from interestmap.topics.classify import TopicClassifier
 
     train = xtopic_rows(root, "en", "train")
     texts = [r["text"] for r in train]
@@ -392,7 +410,7 @@ def xtopic_trained(enc: TextEncoder, root: Path, plain: bool) -> dict:
         from sklearn.linear_model import LogisticRegression
         from sklearn.multiclass import OneVsRestClassifier
 
-        from interestmap.classify import _expand
+        from interestmap.topics.classify import _expand
 
         x_train = enc.encode(texts)
         rows_, labs, w = _expand(labels)

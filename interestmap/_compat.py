@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from types import ModuleType
 from typing import Any
 
-from .errors import MissingDependencyError
+from interestmap.errors import MissingDependencyError
 
 ALLOW_DOWNLOADS_ENV = "INTERESTMAP_ALLOW_DOWNLOADS"
 

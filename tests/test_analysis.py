@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 from fixtures_analysis import default_index, encoded
 
-from interestmap.advice import advise, readable_share, suggest_hashtags
-from interestmap.analysis import analyze, analyze_encoded, recognition_chance
+from interestmap.analysis.advice import advise, readable_share, suggest_hashtags
+from interestmap.analysis.analyze import analyze, analyze_encoded, recognition_chance
 from interestmap.clip import Clip
-from interestmap.fusion import BLOCKS
+from interestmap.encoders.fusion import BLOCKS
 
 pytestmark = pytest.mark.slow
 
@@ -129,7 +129,7 @@ def test_the_opening_words_are_checked_against_the_topic(data, index, coherent):
     e = copy.deepcopy(coherent.encoded)
     e.signals.speech_segments = [(0.0, 2.5, "Let me explain how to grow your small business."),
                                  (2.5, 8.0, "Welcome to my travel vlog at the beach.")]
-    from interestmap.analysis import topic_space
+    from interestmap.analysis.analyze import topic_space
 
     ids = [a.id for a in advise(e, coherent.topics, coherent.agreement, coherent.clarity,
                                 topic_space(index))]
@@ -163,7 +163,11 @@ def test_caption_only_and_empty_clips(index):
 
 
 def test_a_trained_classifier_is_blended_in_and_saved_with_an_index(index, tmp_path):
-    from interestmap.classify import TopicClassifier, load_index_classifier, save_index_classifier
+    from interestmap.topics.classify import (
+        TopicClassifier,
+        load_index_classifier,
+        save_index_classifier,
+    )
 
     texts = [e for t in index.topics for e in t.examples]
     labels = [t.id for t in index.topics for _ in t.examples]
@@ -183,7 +187,7 @@ def test_a_trained_classifier_is_blended_in_and_saved_with_an_index(index, tmp_p
 
 
 def test_cli_analyze(capsys):
-    from interestmap.cli import main
+    from interestmap.serve.cli import main
 
     rc = main(["analyze", "--caption", "Matchday! Full stadium ⚽ #football #derby", "--json"])
     assert rc == 0
@@ -198,8 +202,8 @@ def test_cli_analyze(capsys):
 
 
 def test_a_one_word_transcript_is_not_read_for_topics(coherent, index):
-    from interestmap.advice import talks
-    from interestmap.analysis import topic_blocks
+    from interestmap.analysis.advice import talks
+    from interestmap.analysis.analyze import topic_blocks
 
     e = copy.deepcopy(coherent.encoded)
     assert talks(e) and topic_blocks(e)["speech"] is not None

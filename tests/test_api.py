@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 import requests
 
-from interestmap.api import parse_json_strict, validation_problems
+from interestmap.serve.api import parse_json_strict, validation_problems
 
 TOPICS = {"sports": "Sports", "food": "Food & Dining", "music": "Music"}
 PER_TOPIC = 16
@@ -58,7 +58,7 @@ def _xtopic_clips(data: Path) -> list:
 
 @pytest.fixture(scope="module")
 def index_dir(data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from interestmap.index import build_index
+    from interestmap.index.core import build_index
 
     d = tmp_path_factory.mktemp("api") / "index"
     report = build_index(_xtopic_clips(data), d, audiences="labels")
@@ -83,7 +83,7 @@ class Server:
         full_env.update(env or {})
         self._err = log.open("wb")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "interestmap.cli", "serve", "--index", str(index_dir),
+            [sys.executable, "-m", "interestmap.serve.cli", "serve", "--index", str(index_dir),
              "--port", "0", *args],
             stdout=subprocess.PIPE, stderr=self._err, env=full_env, text=True)
         lines: queue.Queue[str] = queue.Queue()
@@ -161,7 +161,7 @@ def _sports_audience(server: str) -> int:
                                  b'{"vector": [1e999]}', b'{"caption": "x",', b"",
                                  b"\xff\xfe\x00", b"[" * 100_000])
 def test_strict_json_refuses_what_json_cannot_carry(raw: bytes) -> None:
-    from interestmap.api import ApiError
+    from interestmap.serve.api import ApiError
 
     with pytest.raises(ApiError) as e:
         parse_json_strict(raw)
@@ -177,7 +177,7 @@ def test_strict_json_keeps_ordinary_numbers() -> None:
 def test_validation_problems_name_the_field_and_refuse_paths_in_words() -> None:
     from pydantic import ValidationError
 
-    from interestmap.api import NearestAudienceRequest
+    from interestmap.serve.api import NearestAudienceRequest
 
     with pytest.raises(ValidationError) as e:
         NearestAudienceRequest.model_validate({"path": "/etc/passwd", "k": 0,
@@ -190,13 +190,13 @@ def test_validation_problems_name_the_field_and_refuse_paths_in_words() -> None:
 
 def test_serve_refuses_a_public_address_without_a_token(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != "INTERESTMAP_API_TOKEN"}
-    r = subprocess.run([sys.executable, "-m", "interestmap.cli", "serve", "--host", "0.0.0.0",
+    r = subprocess.run([sys.executable, "-m", "interestmap.serve.cli", "serve", "--host", "0.0.0.0",
                         "--index", str(tmp_path / "nothing")],
                        capture_output=True, text=True, timeout=120, env=env)
     assert r.returncode == 2
     assert "refusing to listen on 0.0.0.0 without a token" in r.stderr
     assert "Traceback" not in r.stderr
-    weak = subprocess.run([sys.executable, "-m", "interestmap.cli", "serve", "--host",
+    weak = subprocess.run([sys.executable, "-m", "interestmap.serve.cli", "serve", "--host",
                            "0.0.0.0", "--token", "short"],
                           capture_output=True, text=True, timeout=120, env=env)
     assert weak.returncode == 2 and "at least 16" in weak.stderr
@@ -207,7 +207,7 @@ def test_serve_says_plainly_when_the_port_is_taken(tmp_path: Path) -> None:
         busy.bind(("127.0.0.1", 0))
         busy.listen(1)
         port = busy.getsockname()[1]
-        r = subprocess.run([sys.executable, "-m", "interestmap.cli", "serve", "--port",
+        r = subprocess.run([sys.executable, "-m", "interestmap.serve.cli", "serve", "--port",
                             str(port), "--index", str(tmp_path / "nothing")],
                            capture_output=True, text=True, timeout=120)
     assert r.returncode == 2
@@ -218,7 +218,7 @@ def test_serve_says_plainly_when_the_port_is_taken(tmp_path: Path) -> None:
 def test_the_listening_socket_answers_without_delayed_acks() -> None:
     """asyncio turns Nagle off only on TCP-protocol sockets; with it on, every keep-alive
     reply waits for the client's delayed ACK (~40 ms)."""
-    from interestmap.server import bind_socket
+    from interestmap.serve.server import bind_socket
 
     sock = bind_socket("127.0.0.1", 0)
     with sock, socket.create_connection(sock.getsockname()[:2], timeout=5):
@@ -231,7 +231,7 @@ def test_the_listening_socket_answers_without_delayed_acks() -> None:
 # Against a running server -------------------------------------------------------------------
 @pytest.mark.slow
 def test_healthz_audiences_and_topics(server: str, index_dir: Path) -> None:
-    from interestmap.index import InterestIndex  # noqa: F401  (the index is served, not opened)
+    from interestmap.index.core import InterestIndex  # noqa: F401  (the index is served, not opened)
 
     h = requests.get(f"{server}/healthz", timeout=30).json()
     assert h["status"] == "ok" and h["auth"] is False
@@ -280,7 +280,7 @@ def test_football_in_english_and_russian_reaches_the_sports_audience(server: str
 @pytest.mark.slow
 def test_a_vector_from_encode_out_gives_the_same_answer(server: str, tmp_path: Path) -> None:
     out = tmp_path / "v.npy"
-    r = subprocess.run([sys.executable, "-m", "interestmap.cli", "encode", "--caption",
+    r = subprocess.run([sys.executable, "-m", "interestmap.serve.cli", "encode", "--caption",
                         EN_FOOTBALL, "--language", "en", "--out", str(out)],
                        capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr
@@ -522,7 +522,7 @@ def test_unexpected_failures_are_a_500_with_a_reference_and_a_log_line(
         index_dir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     from fastapi.testclient import TestClient
 
-    from interestmap.api import create_app
+    from interestmap.serve.api import create_app
 
     app = create_app(index_dir=_copy_index(index_dir, tmp_path), warm_up=False)
     with TestClient(app, raise_server_exceptions=False) as client:
@@ -532,7 +532,7 @@ def test_unexpected_failures_are_a_500_with_a_reference_and_a_log_line(
             raise RuntimeError("secret internals")
 
         idx.info = boom
-        with caplog.at_level("ERROR", logger="interestmap.api"):
+        with caplog.at_level("ERROR", logger="interestmap.serve.api"):
             r = client.get("/v1/audiences")
     assert r.status_code == 500
     assert "secret internals" not in r.text and "reference" in r.json()["detail"]

@@ -14,8 +14,8 @@ import numpy as np
 import plotly.graph_objects as go
 import pytest
 
-from interestmap import plots
-from interestmap.competitors import compare_accounts, overlap
+from interestmap.app import plots
+from interestmap.analysis.competitors import compare_accounts, overlap
 from interestmap.errors import ConfigError, InterestmapError
 
 small_index = fixtures_app.small_index
@@ -156,7 +156,7 @@ def test_small_integers_travel_as_compact_base64():
 
 
 def test_page_data_describes_each_clip_for_every_colouring():
-    from interestmap import map_page
+    from interestmap.app import map_page
 
     pts = _points(30)
     for i, p in enumerate(pts):
@@ -270,7 +270,7 @@ def _plain(md: str) -> str:
 
 @pytest.fixture()
 def views(small_index: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    from interestmap import app_views
+    from interestmap.app import views as app_views
 
     monkeypatch.setenv("INTERESTMAP_INDEXES", str(small_index.parent))
     monkeypatch.setenv("INTERESTMAP_HOME", str(tmp_path / "home"))
@@ -306,7 +306,7 @@ def test_map_view_colours_filters_and_lists(views, small_index: Path):
 def test_map_view_keeps_colours_and_sends_every_clip_for_the_page(views, small_index: Path):
     """A filtered map hides the clips it leaves out (the page can show them again) and
     keeps each group's colour; so does a down-sampled first draw."""
-    from interestmap import map_page
+    from interestmap.app import map_page
 
     choice = str(small_index)
 
@@ -444,7 +444,7 @@ def test_thumbnails_of_real_media_are_small_cached_and_never_raise(data: Path, t
                                                                    monkeypatch):
     from PIL import Image
 
-    from interestmap.thumbnails import THUMB_SIDE, thumbnail
+    from interestmap.media.thumbnails import THUMB_SIDE, thumbnail
 
     monkeypatch.setenv("INTERESTMAP_HOME", str(tmp_path))
     photo = sorted((data / "scenes" / "sea").glob("*.jpg"))[0]
@@ -479,7 +479,7 @@ def test_check_and_whatif_with_a_real_photo(views, small_index: Path, data: Path
 
 # Search, selection, pin ----------------------------------------------------------------------
 def test_points_inside_a_lasso_and_a_box():
-    from interestmap.app_views import parse_selection, points_inside
+    from interestmap.app.views import parse_selection, points_inside
 
     xs = np.array([0.0, 0.8, 2.0, 0.5, 5.0])
     ys = np.array([0.0, 0.9, 2.0, 0.4, 5.0])

@@ -15,10 +15,10 @@ import numpy as np
 import pytest
 from test_store import make_layout
 
-from interestmap.cache import EncodeCache, content_key, layout_identity
 from interestmap.clip import Clip, EncodedClip, GeoPoint, Signals
+from interestmap.corpus.cache import EncodeCache, content_key, layout_identity
+from interestmap.encoders.fusion import BLOCKS, Fuser, FusionLayout
 from interestmap.errors import IndexError_, MediaError
-from interestmap.fusion import BLOCKS, Fuser, FusionLayout
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -121,7 +121,7 @@ WRITER = textwrap.dedent("""
     import sys
     sys.path.insert(0, {tests!r})
     from test_cache import encoded_clip
-    from interestmap.cache import EncodeCache
+    from interestmap.corpus.cache import EncodeCache
     cache = EncodeCache({dir!r})
     cache._db.execute("PRAGMA wal_autocheckpoint=0")  # keep every commit in the WAL
     i = 0

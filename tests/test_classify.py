@@ -12,7 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from interestmap.classify import (
+from interestmap.errors import ConfigError, EncoderMismatchError, InterestmapError
+from interestmap.topics.catalog import XTOPIC_LABELS, Topic, TopicSpace, load_topics, xtopic_label
+from interestmap.topics.classify import (
     LabelledPosts,
     TopicClassifier,
     _top1_macro_f1,
@@ -22,8 +24,6 @@ from interestmap.classify import (
     resolve_labels,
     topics_from_labels,
 )
-from interestmap.errors import ConfigError, EncoderMismatchError, InterestmapError
-from interestmap.topics import XTOPIC_LABELS, Topic, TopicSpace, load_topics, xtopic_label
 
 ROOT = Path(__file__).resolve().parents[1]
 TEST_POSTS = 400
@@ -203,7 +203,7 @@ def test_classify_stream_writes_one_line_per_input(xtopic_setup):
 
 _MEASURE = textwrap.dedent("""
     import sys, threading, time
-    from interestmap.cli import main
+    from interestmap.serve.cli import main
 
     def rss_mb():
         for line in open("/proc/self/status"):

@@ -9,9 +9,9 @@ import pytest
 from fixtures_xtopic import xtopic
 from sklearn.metrics import normalized_mutual_info_score
 
-from interestmap.clusters import AudienceClusterer, auto_min_cluster_size
 from interestmap.errors import ConfigError
-from interestmap.keywords import top_keywords
+from interestmap.learn.clusters import AudienceClusterer, auto_min_cluster_size
+from interestmap.learn.keywords import top_keywords
 
 SPORTS_WORDS = {"game", "games", "season", "match", "team", "league", "football", "soccer",
                 "goal", "win", "vs", "player", "players", "playing", "cup", "coach", "nba",

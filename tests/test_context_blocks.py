@@ -16,8 +16,8 @@ from interestmap.encoders.context import (
     normalize_language,
     supported_languages,
 )
+from interestmap.encoders.fusion import BLOCKS, Fuser
 from interestmap.errors import ConfigError
-from interestmap.fusion import BLOCKS, Fuser
 from interestmap.signals.geo import haversine_km, resolve_geo
 
 EARTH_RADIUS_KM = 6371.0088

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from interestmap.corpus import normalize_published_at, read_corpus
+from interestmap.corpus.read import normalize_published_at, read_corpus
 from interestmap.errors import CorpusError
 
 

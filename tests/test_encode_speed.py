@@ -16,7 +16,7 @@ from fixtures_media import speech_wav
 
 from interestmap.encoders._util import disk_cached
 from interestmap.errors import ConfigError, MissingDependencyError
-from interestmap.media import load_media, representatives
+from interestmap.media.decode import load_media, representatives
 from interestmap.signals import faces as faces_mod
 from interestmap.signals.asr import MIN_NEW_TOKENS, decode_budget
 from interestmap.signals.faces import count_faces, detect_faces, face_detector_name
@@ -81,7 +81,7 @@ def test_one_clip_encodes_as_in_a_batch(data: Path) -> None:
     """A single clip's caption and sound are embedded beside the other stages; the
     vectors are those of a batch encode, and the cartoon's face count is unchanged."""
     from interestmap.clip import Clip
-    from interestmap.pipeline import ClipEncoder
+    from interestmap.encoders.pipeline import ClipEncoder
 
     enc = ClipEncoder(ocr=False, asr=False)
     clip = Clip(media=[data / "video" / "bigbuckbunny.mp4"], caption="Lazy bunny #cartoon")
@@ -165,7 +165,7 @@ def test_class_name_vectors_come_from_disk_in_a_new_process(tmp_path: Path,
 
 
 def test_build_progress_shows_clips_per_second_and_time_left() -> None:
-    from interestmap import cli
+    from interestmap.serve import cli
 
     err = io.StringIO()
     old = cli.sys.stderr
@@ -182,7 +182,7 @@ def test_build_progress_shows_clips_per_second_and_time_left() -> None:
 
 
 def test_build_summary_is_one_line() -> None:
-    from interestmap.cli import build_summary
+    from interestmap.serve.cli import build_summary
 
     report = SimpleNamespace(n_encoded=200, n_cached=12, problems=[{"where": "x"}],
                              timings_s={"encode": 250.0}, executor="Ray (2 workers, a local cluster)")
@@ -193,7 +193,7 @@ def test_build_summary_is_one_line() -> None:
 
 
 def test_index_build_takes_the_executor_flags() -> None:
-    from interestmap.cli import build_parser
+    from interestmap.serve.cli import build_parser
 
     args = build_parser().parse_args(["index", "build", "corpus.jsonl", "--index", "out",
                                       "--executor", "ray", "--ray-address", "head:6379"])
@@ -203,7 +203,7 @@ def test_index_build_takes_the_executor_flags() -> None:
 
 
 def test_ray_address_comes_from_the_environment(monkeypatch) -> None:
-    from interestmap.executors import RayExecutor
+    from interestmap.corpus.executors import RayExecutor
 
     monkeypatch.setenv("RAY_ADDRESS", "head:6379")
     assert "head:6379" in RayExecutor().describe()

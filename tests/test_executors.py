@@ -19,10 +19,10 @@ import numpy as np
 import pytest
 from fixtures_media import demo_corpus, write_manifest
 
-from interestmap.cache import EncodeCache
+from interestmap.corpus.cache import EncodeCache
 from interestmap.errors import ConfigError, IndexError_
-from interestmap.index import InterestIndex, build_index
-from interestmap.index_manifest import cache_dir
+from interestmap.index.core import InterestIndex, build_index
+from interestmap.index.manifest import cache_dir
 
 pytestmark = pytest.mark.slow
 ray = pytest.importorskip("ray", reason="Ray is an optional extra: pip install 'interestmap[ray]'")
@@ -43,7 +43,7 @@ def corpus(data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _executor(workers: int = 2):
-    from interestmap.executors import RayExecutor
+    from interestmap.corpus.executors import RayExecutor
 
     return RayExecutor(workers=workers, num_cpus=2)
 
@@ -147,8 +147,8 @@ def test_corrupt_file_in_a_ray_build_is_reported_and_skipped(ray_build, local_bu
 
 def test_killed_ray_build_resumes(corpus: Path, local_build, tmp_path: Path) -> None:
     target = tmp_path / "index"
-    code = ("from interestmap.index import build_index\n"
-            "from interestmap.executors import RayExecutor\n"
+    code = ("from interestmap.index.core import build_index\n"
+            "from interestmap.corpus.executors import RayExecutor\n"
             f"build_index({str(corpus)!r}, {str(target)!r}, audiences='labels', "
             "executor=RayExecutor(workers=2, num_cpus=2))\n")
     # its own session: the kill takes the driver and the Ray cluster it started
@@ -186,7 +186,7 @@ def _kill_session(proc: subprocess.Popen) -> None:
 
 
 def test_executor_settings_are_checked() -> None:
-    from interestmap.executors import RayExecutor, make_executor
+    from interestmap.corpus.executors import RayExecutor, make_executor
 
     with pytest.raises(ConfigError, match="unknown executor"):
         make_executor("spark")

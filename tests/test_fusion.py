@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from interestmap.encoders.base import EncoderInfo
+from interestmap.encoders.fusion import BLOCKS, DEFAULT_WEIGHTS, Fuser, FusionLayout
 from interestmap.errors import ConfigError, EncoderMismatchError
-from interestmap.fusion import BLOCKS, DEFAULT_WEIGHTS, Fuser, FusionLayout
 
 DIMS = {"caption": 16, "ocr": 16, "speech": 16, "visual": 12, "visual_semantics": 16,
         "audio": 8, "language": 6, "geo": 5}

@@ -23,7 +23,7 @@ import pytest
 
 from interestmap.clip import Clip
 from interestmap.errors import IndexError_
-from interestmap.index import InterestIndex, build_index
+from interestmap.index.core import InterestIndex, build_index
 
 pytestmark = pytest.mark.slow
 
@@ -80,7 +80,7 @@ def big_build(data: Path, tmp_path_factory: pytest.TempPathFactory):
     manifest = _write_manifest(tmp / "corpus.jsonl", rows)
     # Built in a fresh process, as `interestmap index build` would: audiences found by
     # UMAP + HDBSCAN can shift with process state left by earlier tests (thread pools).
-    code = ("import json; from interestmap.index import build_index; "
+    code = ("import json; from interestmap.index.core import build_index; "
             f"print(json.dumps(build_index({str(manifest)!r}, {str(tmp / 'index')!r}).as_dict()))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=1800, check=True)
@@ -170,8 +170,8 @@ def test_place_alone_or_in_batch_lands_on_same_point(big_build) -> None:
 
 def test_query_with_other_encoders_is_refused(big_build) -> None:
     from interestmap.encoders.base import EncoderInfo
+    from interestmap.encoders.fusion import Fuser
     from interestmap.errors import EncoderMismatchError
-    from interestmap.fusion import Fuser
 
     _, idx, _ = big_build
     infos = {b: EncoderInfo(**e) for b, e in idx.layout.encoders.items()}
@@ -230,7 +230,7 @@ def test_killed_build_resumes_to_the_same_result(data: Path, tmp_path: Path) -> 
     expected = _snapshot(tmp_path / "straight")
 
     target = tmp_path / "killed"
-    code = ("import sys; from interestmap.index import build_index; "
+    code = ("import sys; from interestmap.index.core import build_index; "
             f"build_index({str(m)!r}, {str(target)!r}, chunk_size=8)")
     proc = subprocess.Popen([sys.executable, "-c", code], env=dict(os.environ))
     deadline = time.monotonic() + 300

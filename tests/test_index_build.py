@@ -15,7 +15,7 @@ import pytest
 from test_store import make_corpus, make_layout
 
 from interestmap.errors import EncoderMismatchError, IndexError_
-from interestmap.index_manifest import (
+from interestmap.index.manifest import (
     MANIFEST_FORMAT,
     MANIFEST_NAME,
     begin_build,
@@ -67,7 +67,7 @@ def test_killed_first_build_is_refused_then_resumed(tmp_path):
         import sys, time
         sys.path.insert(0, {str(REPO / "tests")!r})
         from test_store import make_corpus
-        from interestmap.index_manifest import begin_build
+        from interestmap.index.manifest import begin_build
         c = make_corpus(20)
         b = begin_build({str(idx)!r})
         s = b.store()
@@ -216,12 +216,12 @@ def test_an_index_of_the_old_format_says_how_to_rebuild_it(tmp_path):
 
 def test_an_index_open_in_another_process_names_its_server(tmp_path):
     from interestmap.errors import IndexBusyError
-    from interestmap.index_manifest import mark_serving, serving_url, unmark_serving
+    from interestmap.index.manifest import mark_serving, serving_url, unmark_serving
 
     build(tmp_path / "idx")
     code = textwrap.dedent(f"""
         import time
-        from interestmap.index_manifest import mark_serving, open_index
+        from interestmap.index.manifest import mark_serving, open_index
         ix = open_index({str(tmp_path / "idx")!r})
         mark_serving({str(tmp_path / "idx")!r}, "http://127.0.0.1:8123")
         print("open", flush=True)

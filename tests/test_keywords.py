@@ -8,7 +8,7 @@ from fixtures_xtopic import xtopic
 from scipy import sparse
 
 from interestmap.errors import ConfigError
-from interestmap.keywords import (
+from interestmap.learn.keywords import (
     audience_keywords,
     audience_name,
     class_tfidf,
@@ -229,7 +229,7 @@ def test_keywords_reranked_by_closeness_to_the_audience():
 
 @pytest.fixture(scope="module")
 def default_index():
-    from interestmap.index import ensure_default_index
+    from interestmap.index.core import ensure_default_index
 
     idx = ensure_default_index()
     yield idx

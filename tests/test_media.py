@@ -11,7 +11,7 @@ from fixtures_media import ffmpeg
 from PIL import Image
 
 from interestmap.errors import ConfigError, MediaError
-from interestmap.media import load_media
+from interestmap.media.decode import load_media
 
 
 @pytest.fixture(scope="session")

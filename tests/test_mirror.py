@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from fixtures_analysis import default_index
 
+from interestmap.analysis.mirror import feed_scores, mirror, portrait_of, rank_clips, resolve_items
 from interestmap.clip import Clip
 from interestmap.errors import ConfigError
-from interestmap.mirror import feed_scores, mirror, portrait_of, rank_clips, resolve_items
 
 pytestmark = pytest.mark.slow
 
@@ -84,7 +84,7 @@ def test_account_ranking_and_plain_errors(index):
 
 
 def test_cli_mirror(capsys):
-    from interestmap.cli import main
+    from interestmap.serve.cli import main
 
     rc = main(["mirror", "--engaged", *FAN, "--clips", "cooking-0", "football-5", "--json"])
     out = json.loads(capsys.readouterr().out)

@@ -9,7 +9,7 @@ import pytest
 from fixtures_xtopic import xtopic
 
 from interestmap.errors import ConfigError, IndexError_
-from interestmap.projection import MapProjector, exact_knn
+from interestmap.learn.projection import MapProjector, exact_knn
 
 
 @pytest.fixture(scope="module")

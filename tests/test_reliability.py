@@ -31,8 +31,8 @@ from test_api import HTTP_TIMEOUT, Server, _copy_index, _xtopic_clips
 from test_index import _cache_entries, _snapshot, _tweets, _write_manifest
 
 from interestmap.errors import IndexError_, MediaError
-from interestmap.index import InterestIndex, build_index
-from interestmap.media import load_media
+from interestmap.index.core import InterestIndex, build_index
+from interestmap.media.decode import load_media
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 from loadgen import run_load, vector_bodies  # noqa: E402
@@ -112,7 +112,7 @@ def test_library_reads_partial_media_and_names_what_is_missing(
 
 
 def _cli(*args: str | Path, timeout: float = 600) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "interestmap.cli", *map(str, args)],
+    return subprocess.run([sys.executable, "-m", "interestmap.serve.cli", *map(str, args)],
                           capture_output=True, text=True, timeout=timeout, cwd=REPO)
 
 
@@ -229,9 +229,9 @@ def test_16_clients_for_60_s_get_no_errors_and_the_server_stays_healthy(
 # Builds killed with SIGKILL --------------------------------------------------------------
 CHILD = textwrap.dedent("""
     import os, signal, sys
-    import interestmap.index_manifest as im
-    import interestmap.store as st
-    from interestmap.index import build_index
+    import interestmap.index.manifest as im
+    import interestmap.store.interface as st
+    from interestmap.index.core import build_index
 
     manifest, target, mode = sys.argv[1:4]
 

@@ -103,7 +103,7 @@ def test_a_second_opener_is_told_where_the_index_is_served(served: tuple[str, Pa
                                                            small_index: Path):
     url, home = served
     cli = subprocess.run(
-        [sys.executable, "-m", "interestmap.cli", "nearest", "--caption", "pasta night",
+        [sys.executable, "-m", "interestmap.serve.cli", "nearest", "--caption", "pasta night",
          "--index", str(small_index)], cwd=REPO, env=_env(small_index, home),
         capture_output=True, text=True, timeout=300)
     assert cli.returncode == 2, cli.stderr

@@ -11,7 +11,7 @@ from fixtures_media import ffmpeg, run, speech_wav, subtitle_frame
 
 from interestmap.clip import Media
 from interestmap.errors import ConfigError, MissingDependencyError
-from interestmap.media import load_media
+from interestmap.media.decode import load_media
 from interestmap.signals import extract_signals, ocr, parse_hashtags
 from interestmap.signals.faces import detect_faces
 from interestmap.signals.language import detect_language, normalize_language, resolve_language

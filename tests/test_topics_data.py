@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from interestmap.errors import ConfigError
-from interestmap.topics import (
+from interestmap.topics.catalog import (
     XTOPIC_LABELS,
     Topic,
     default_topics_path,

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from interestmap.encoders.registry import DEFAULT_TEXT_ENCODER, get_text_encoder
-from interestmap.topics import TopicSpace, load_topics
+from interestmap.topics.catalog import TopicSpace, load_topics
 
 ROOT = Path(__file__).resolve().parents[1]
 TRANSLATIONS = ROOT / "tests" / "data" / "translations.jsonl"
@@ -98,7 +98,7 @@ def test_a_ukrainian_caption_and_its_english_translation_get_the_same_topic(atla
 
 @pytest.mark.slow
 def test_a_classifier_trained_on_english_labels_ukrainian_and_greek_sentences(encoder):
-    from interestmap.classify import TopicClassifier
+    from interestmap.topics.classify import TopicClassifier
 
     topics = load_topics(BENCH / "ml_topics.yaml")
     train = _jsonl(BENCH / "ml_topics_train_en.jsonl")
@@ -117,9 +117,9 @@ def test_a_classifier_trained_on_english_labels_ukrainian_and_greek_sentences(en
 @pytest.mark.slow
 def test_an_index_of_an_older_text_encoder_refuses_new_queries_and_the_default_is_rebuilt(
         tmp_path):
+    from interestmap.encoders.pipeline import ClipEncoder
     from interestmap.errors import EncoderMismatchError
-    from interestmap.index import InterestIndex, atlas_clips, build_index, ensure_default_index
-    from interestmap.pipeline import ClipEncoder
+    from interestmap.index.core import InterestIndex, atlas_clips, build_index, ensure_default_index
 
     old = ClipEncoder(text_encoder="use-m3", ocr=False, asr=False)
     build_index(atlas_clips()[:40], tmp_path / "old", encoder=old, audiences="labels")
@@ -144,7 +144,7 @@ def test_posts_about_several_things_get_several_topics(atlas, data):
     benchmark only."""
     from sklearn.metrics import f1_score
 
-    from interestmap.topics import XTOPIC_LABELS, select_topics
+    from interestmap.topics.catalog import XTOPIC_LABELS, select_topics
 
     to_x = np.array([[x in t.xtopic for x in XTOPIC_LABELS] for t in atlas.topics], dtype=int)
     for lang in ("en", "es"):

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from interestmap.errors import ConfigError
-from interestmap.topics import (
+from interestmap.topics.catalog import (
     CALIBRATIONS,
     Topic,
     TopicSpace,
@@ -179,7 +179,7 @@ def test_an_audio_encoder_with_a_text_side_scores_the_sound_against_topic_sounds
     """Plumbing only (CLAP weights cannot be had offline): a stand-in audio model whose
     text side counts sound words checks that topic ``sounds`` reach the audio block."""
     from interestmap.encoders.base import AudioEncoder, EncoderInfo, l2_normalize
-    from interestmap.topics import CLIP_TEMPERATURE
+    from interestmap.topics.catalog import CLIP_TEMPERATURE
 
     words = ("crowd", "whistle", "sizzling", "barking", "guitar", "keyboard", "rain", "engine")
 

@@ -15,11 +15,11 @@ from fixtures_analysis import (
     workdir,
 )
 
-from interestmap.analysis import analyze, analyze_encoded
+from interestmap.analysis.analyze import analyze, analyze_encoded
+from interestmap.analysis.whatif import Edit, apply_edits, distance_by_block, drop_blocks, whatif
 from interestmap.clip import Clip
+from interestmap.encoders.fusion import BLOCKS
 from interestmap.errors import ConfigError
-from interestmap.fusion import BLOCKS
-from interestmap.whatif import Edit, apply_edits, distance_by_block, drop_blocks, whatif
 
 pytestmark = pytest.mark.slow
 
@@ -154,7 +154,7 @@ def test_new_audio_reencodes_only_the_sound(video, index, monkeypatch):
 
 
 def test_cli_whatif(capsys):
-    from interestmap.cli import main
+    from interestmap.serve.cli import main
 
     rc = main(["whatif", "--caption", CAPTION, "--set-language", "es", "--set-geo", "Madrid",
                "--json"])

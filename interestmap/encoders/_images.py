@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import MediaError
+from interestmap.errors import MediaError
 
 
 def to_pil_rgb(image: Any) -> Any:

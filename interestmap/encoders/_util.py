@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from ..errors import MissingDependencyError
+from interestmap.errors import MissingDependencyError
 
 T = TypeVar("T")
 
@@ -57,7 +57,7 @@ def batches(items: Sequence[T], batch_size: int, *, show_progress: bool = False,
 def encode_in_batches(items: Sequence[T], fn: Callable[[Sequence[T]], np.ndarray], dim: int,
                       batch_size: int, show_progress: bool, desc: str) -> np.ndarray:
     """Apply ``fn`` batch by batch and stack the rows, L2-normalised, as float32."""
-    from .base import l2_normalize
+    from interestmap.encoders.base import l2_normalize
 
     if len(items) == 0:
         return np.zeros((0, dim), dtype=np.float32)
@@ -97,7 +97,7 @@ def disk_cached(kind: str, key: Any, build: Callable[[], T]) -> T:
     import tempfile
     from pathlib import Path
 
-    from ..signals.asr import interestmap_home
+    from interestmap.signals.asr import interestmap_home
 
     digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()
     folder = interestmap_home() / "cache"

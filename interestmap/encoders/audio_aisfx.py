@@ -21,9 +21,9 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import MediaError, MissingDependencyError, ModelLoadError
-from ._util import LazyModel, batches, package_version
-from .base import AudioEncoder, EncoderInfo, l2_normalize
+from interestmap.encoders._util import LazyModel, batches, package_version
+from interestmap.encoders.base import AudioEncoder, EncoderInfo, l2_normalize
+from interestmap.errors import MediaError, MissingDependencyError, ModelLoadError
 
 SAMPLE_RATE = 44100
 N_FFT, HOP = 2048, 1024

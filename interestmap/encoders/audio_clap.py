@@ -31,10 +31,10 @@ from typing import Any
 
 import numpy as np
 
-from .._compat import ALLOW_DOWNLOADS_ENV, ensure_torchvision, hub_offline
-from ..errors import ConfigError, MediaError, MissingDependencyError, ModelLoadError
-from ._util import LazyModel, batches, encode_in_batches, package_version
-from .base import AudioEncoder, EncoderInfo, l2_normalize
+from interestmap._compat import ALLOW_DOWNLOADS_ENV, ensure_torchvision, hub_offline
+from interestmap.encoders._util import LazyModel, batches, encode_in_batches, package_version
+from interestmap.encoders.base import AudioEncoder, EncoderInfo, l2_normalize
+from interestmap.errors import ConfigError, MediaError, MissingDependencyError, ModelLoadError
 
 CHECKPOINT_ENV = "INTERESTMAP_CLAP_CHECKPOINT"
 SAMPLE_RATE = 48000

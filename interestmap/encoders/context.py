@@ -2,7 +2,7 @@
 
 Platforms use both to choose *whose* feed a clip reaches. Neither needs a model: each
 block is a fixed, deterministic feature map whose cosine between two clips is a
-meaningful similarity (see :mod:`interestmap.fusion`: only block cosines count).
+meaningful similarity (see :mod:`interestmap.encoders.fusion`: only block cosines count).
 
 * :class:`LanguageEncoder` -- same language 1; related languages share a little
   (family, mutual intelligibility, a non-Latin script); unrelated languages 0.
@@ -28,9 +28,9 @@ from typing import Any
 
 import numpy as np
 
-from ..clip import GeoPoint
-from ..errors import ConfigError
-from .base import Encoder, EncoderInfo, l2_normalize
+from interestmap.clip import GeoPoint
+from interestmap.encoders.base import Encoder, EncoderInfo, l2_normalize
+from interestmap.errors import ConfigError
 
 # --- language ------------------------------------------------------------------------------
 
@@ -390,7 +390,7 @@ def _position(item: Any) -> tuple[float, float] | None:
     if isinstance(item, GeoPoint):
         lat, lon = item.lat, item.lon
     elif isinstance(item, str):
-        from ..signals.geo import resolve_geo
+        from interestmap.signals.geo import resolve_geo
 
         point = resolve_geo(item)
         if point is None:

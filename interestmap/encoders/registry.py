@@ -63,8 +63,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from ..errors import ConfigError
-from .base import AudioEncoder, ImageEncoder, TextEncoder
+from interestmap.encoders.base import AudioEncoder, ImageEncoder, TextEncoder
+from interestmap.errors import ConfigError
 
 DEFAULT_TEXT_ENCODER = "use-m3+e5-small"
 DEFAULT_IMAGE_ENCODER = "efficientnet-lite0"
@@ -101,24 +101,24 @@ def _split_at(spec: str) -> tuple[str, str | None]:
 def _build_text(name: str) -> TextEncoder:
     key = name.lower()
     if key in {"use-m3+e5-small", "use-e5", "use+e5"}:
-        from .text_ensemble import UseE5Text
+        from interestmap.encoders.text_ensemble import UseE5Text
 
         return UseE5Text()
     if key in {"use-m3", "use", "usem3"}:
-        from .text_use import UniversalSentenceEncoderText
+        from interestmap.encoders.text_use import UniversalSentenceEncoderText
 
         return UniversalSentenceEncoderText()
     if key in {"e5-small", "e5"}:
-        from .text_e5 import E5SmallText
+        from interestmap.encoders.text_e5 import E5SmallText
 
         return E5SmallText()
     if key in {"minilm-l6", "minilm"}:
-        from .text_st import SentenceTransformerText
+        from interestmap.encoders.text_st import SentenceTransformerText
 
         return SentenceTransformerText()
     prefix, rest = _split_prefix(name)
     if prefix in {"st", "sentence_transformers"} and rest:
-        from .text_st import SentenceTransformerText
+        from interestmap.encoders.text_st import SentenceTransformerText
 
         return SentenceTransformerText(rest)
     raise ConfigError(f"unknown text encoder '{name}'; valid: {', '.join(TEXT_NAMES)}")
@@ -127,14 +127,14 @@ def _build_text(name: str) -> TextEncoder:
 def _build_image(name: str) -> ImageEncoder:
     key = name.lower()
     if key in {"efficientnet-lite0", "efficientnet"}:
-        from .visual_efficientnet import EfficientNetLite0Image
+        from interestmap.encoders.visual_efficientnet import EfficientNetLite0Image
 
         return EfficientNetLite0Image()
     prefix, rest = _split_prefix(name)
     if key in {"open_clip", "openclip", "clip"}:
         prefix, rest = "open_clip", ""
     if prefix in {"open_clip", "openclip"}:
-        from .visual_openclip import OpenClipImage
+        from interestmap.encoders.visual_openclip import OpenClipImage
 
         arch, ckpt = _split_at(rest) if rest else ("ViT-B-32", None)
         return OpenClipImage(model_name=arch or "ViT-B-32", pretrained=ckpt)
@@ -144,14 +144,14 @@ def _build_image(name: str) -> ImageEncoder:
 def _build_audio(name: str) -> AudioEncoder:
     key = name.lower()
     if key == "aisfx":
-        from .audio_aisfx import AisfxAudio
+        from interestmap.encoders.audio_aisfx import AisfxAudio
 
         return AisfxAudio()
     prefix, rest = _split_prefix(name)
     if key in {"clap", "laion_clap", "laion-clap"}:
         prefix, rest = "clap", ""
     if prefix in {"clap", "laion_clap"}:
-        from .audio_clap import ClapAudio
+        from interestmap.encoders.audio_clap import ClapAudio
 
         amodel, ckpt = _split_at(rest) if "@" in rest else ("HTSAT-tiny", rest or None)
         return ClapAudio(checkpoint=ckpt, amodel=amodel or "HTSAT-tiny")

@@ -16,10 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from .._compat import ensure_torchvision
-from ..errors import ConfigError, MissingDependencyError
-from ._util import disk_cached, package_version
-from .base import EncoderInfo, ImageEncoder, TextEncoder, l2_normalize
+from interestmap._compat import ensure_torchvision
+from interestmap.encoders._util import disk_cached, package_version
+from interestmap.encoders.base import EncoderInfo, ImageEncoder, TextEncoder, l2_normalize
+from interestmap.errors import ConfigError, MissingDependencyError
 
 LABEL_TEMPLATE = "a photo of {}"
 """How a class name is phrased before it is embedded ({} is the article + name)."""

@@ -33,10 +33,10 @@ from importlib import resources
 
 import numpy as np
 
-from ..errors import ModelLoadError
-from .base import EncoderInfo, TextEncoder, l2_normalize
-from .text_e5 import E5SmallText
-from .text_use import UniversalSentenceEncoderText
+from interestmap.encoders.base import EncoderInfo, TextEncoder, l2_normalize
+from interestmap.encoders.text_e5 import E5SmallText
+from interestmap.encoders.text_use import UniversalSentenceEncoderText
+from interestmap.errors import ModelLoadError
 
 NAME = "use-m3+e5-small"
 
@@ -81,7 +81,7 @@ def e5_language_offsets() -> dict[str, np.ndarray]:
 
 def detect_languages(texts: Sequence[str]) -> list[str | None]:
     """Each text's language (ISO 639-1), None where it is too short to tell."""
-    from ..signals.language import detect_language
+    from interestmap.signals.language import detect_language
 
     return [detect_language(t)[0] for t in texts]
 

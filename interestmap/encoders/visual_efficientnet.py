@@ -20,11 +20,11 @@ from typing import Any
 
 import numpy as np
 
-from .._compat import ensure_torchvision
-from ..errors import ModelLoadError
-from ._images import center_crop_resize, to_pil_rgb
-from ._util import LazyModel, batches, disk_cached, package_version, require
-from .base import EncoderInfo, ImageEncoder, l2_normalize
+from interestmap._compat import ensure_torchvision
+from interestmap.encoders._images import center_crop_resize, to_pil_rgb
+from interestmap.encoders._util import LazyModel, batches, disk_cached, package_version, require
+from interestmap.encoders.base import EncoderInfo, ImageEncoder, l2_normalize
+from interestmap.errors import ModelLoadError
 
 INPUT_SIZE = 224
 CROP_FRACTION = 0.875

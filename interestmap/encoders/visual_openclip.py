@@ -18,11 +18,16 @@ from typing import Any
 
 import numpy as np
 
-from .._compat import ALLOW_DOWNLOADS_ENV, downloads_allowed, ensure_torchvision, hub_offline
-from ..errors import ConfigError, ModelLoadError
-from ._images import to_pil_rgb
-from ._util import LazyModel, encode_in_batches, package_version, require
-from .base import EncoderInfo, ImageEncoder
+from interestmap._compat import (
+    ALLOW_DOWNLOADS_ENV,
+    downloads_allowed,
+    ensure_torchvision,
+    hub_offline,
+)
+from interestmap.encoders._images import to_pil_rgb
+from interestmap.encoders._util import LazyModel, encode_in_batches, package_version, require
+from interestmap.encoders.base import EncoderInfo, ImageEncoder
+from interestmap.errors import ConfigError, ModelLoadError
 
 CHECKPOINT_ENV = "INTERESTMAP_OPENCLIP_CHECKPOINT"
 PROMPT = "a photo of a {}."

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from ..clip import GeoPoint, Media, Signals
+from interestmap.clip import GeoPoint, Media, Signals
 
 __all__ = ["extract_signals", "parse_hashtags"]
 
@@ -52,8 +52,8 @@ def extract_signals(media: Media, caption: str = "", language: str | None = None
     Raises ConfigError for an invalid ``language`` or an unknown ``geo`` place, and
     MissingDependencyError when a needed tool (e.g. tesseract for OCR) is not installed.
     """
-    from .._threads import background, join_all
-    from . import language as lang_mod
+    from interestmap._threads import background, join_all
+    from interestmap.signals import language as lang_mod
 
     given = lang_mod.normalize_language(language)
     sig = Signals(caption=caption or "")
@@ -72,21 +72,21 @@ def extract_signals(media: Media, caption: str = "", language: str | None = None
 
     timed("caption", caption_stage)
     if ocr and media.frames:
-        from .ocr import require_tesseract
+        from interestmap.signals.ocr import require_tesseract
 
         require_tesseract()  # a missing tool is said before any work starts
 
     speech_probability = [0.0]
 
     def sound_branch() -> None:
-        from .sound import analyse_sound
+        from interestmap.signals.sound import analyse_sound
 
         mix = timed("sound", lambda: analyse_sound(media.audio_at(16000)))
         sig.speech_share, sig.music_share = mix.speech_share, mix.music_share
         sig.silence_share, sig.loudness_dbfs = mix.silence_share, mix.loudness_dbfs
         if not (asr and mix.speech_s >= MIN_SPEECH_S):
             return
-        from .asr import transcribe
+        from interestmap.signals.asr import transcribe
 
         tr = timed("asr", lambda: transcribe(media.audio_at(16000), given,
                                              speech_s=mix.speech_s))
@@ -102,7 +102,7 @@ def extract_signals(media: Media, caption: str = "", language: str | None = None
         speech_probability[0] = prob
 
     def ocr_branch() -> None:
-        from .ocr import read_text
+        from interestmap.signals.ocr import read_text
 
         hint = given or sig.caption_language
         res = timed("ocr", lambda: read_text(media.frames, media.frame_times_s, hint))
@@ -115,11 +115,11 @@ def extract_signals(media: Media, caption: str = "", language: str | None = None
         pending.append(background(ocr_branch))
     try:
         if media.frames:
-            from .faces import detect_faces
+            from interestmap.signals.faces import detect_faces
 
             sig.faces = timed("faces", lambda: detect_faces(media.frames))
         if media.kind == "video":
-            from .motion import motion_score
+            from interestmap.signals.motion import motion_score
 
             sig.motion = timed("motion", lambda: motion_score(media.frames))
         if geo is not None and str(geo).strip():
@@ -137,7 +137,7 @@ def extract_signals(media: Media, caption: str = "", language: str | None = None
 
 def _resolve_geo(text: str) -> GeoPoint | None:
     try:
-        from .geo import resolve_geo
+        from interestmap.signals.geo import resolve_geo
     except ImportError:
         return None
     return resolve_geo(text)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import MissingDependencyError, ModelLoadError
+from interestmap.errors import MissingDependencyError, ModelLoadError
 
 SAMPLE_RATE = 16000
 """Whisper listens at 16 kHz."""

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ConfigError, MissingDependencyError, ModelLoadError
+from interestmap.errors import ConfigError, MissingDependencyError, ModelLoadError
 
 ENV_DETECTOR = "INTERESTMAP_FACE_DETECTOR"
 DETECTORS = ("retinaface", "haar")
@@ -169,7 +169,7 @@ def detect_faces(frames: Sequence[np.ndarray], detector: str | None = None) -> d
     Near-identical consecutive frames (a still photo, a static shot) are searched once
     and share the count (see ``media.representatives``).
     """
-    from ..media import representatives
+    from interestmap.media.decode import representatives
 
     name = face_detector_name(detector)
     reps = representatives(frames)

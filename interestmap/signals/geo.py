@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 
-from ..clip import GeoPoint
-from ..errors import ConfigError
+from interestmap.clip import GeoPoint
+from interestmap.errors import ConfigError
 
 KINDS: tuple[str, ...] = ("country", "territory", "region", "city")
 """Kinds of gazetteer rows; countries and territories carry their own ISO code."""

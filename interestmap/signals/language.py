@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import re
 
-from ..errors import ConfigError, MissingDependencyError
+from interestmap.errors import ConfigError, MissingDependencyError
 
 MIN_LETTERS = 3
 """Texts with fewer letters than this get no language."""

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import MissingDependencyError
+from interestmap.errors import MissingDependencyError
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +114,7 @@ def read_text(frames: Sequence[np.ndarray], times_s: Sequence[float] | None = No
     require_tesseract()
     if not frames:
         return OcrResult()
-    from ..media import representatives
+    from interestmap.media.decode import representatives
 
     times = list(times_s) if times_s is not None else [0.0] * len(frames)
     bands: list[_Band] = []
@@ -139,7 +139,7 @@ def read_text(frames: Sequence[np.ndarray], times_s: Sequence[float] | None = No
             seen.add(key)
             kept.append((t, text, conf))
     text = "\n".join(t for _, t, _ in kept)
-    from .language import detect_language
+    from interestmap.signals.language import detect_language
 
     lang, _ = detect_language(text)
     return OcrResult(text=text, language=lang, lines=kept, frames_read=len(frames_with_text))

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import MissingDependencyError
+from interestmap.errors import MissingDependencyError
 
 SAMPLE_RATE = 16000
 HOP = 512

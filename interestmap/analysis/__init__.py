@@ -1,0 +1,1 @@
+"""One clip against an index: analysis, advice, what-if, mirror, competitors."""

@@ -1,0 +1,1 @@
+"""Decode a clip's media files: frames, audio track, thumbnails."""

@@ -1,0 +1,1 @@
+"""Declared topics: the shipped atlas, zero-shot matching and trained classifiers."""
