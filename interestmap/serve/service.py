@@ -238,14 +238,15 @@ def check_vector(values: list[float], dim: int) -> np.ndarray:
                             "(see /healthz for its blocks)",
                        [{"field": "vector", "message": f"expected {dim} numbers, "
                                                        f"got {len(values)}"}])
-    v = np.asarray(values, dtype=np.float64)
-    if not np.all(np.isfinite(v)) or np.any(np.abs(v) > np.finfo(np.float32).max):
+    with np.errstate(over="ignore"):
+        v = np.array(values, dtype=np.float32)  # past float32's range becomes infinite
+    if not np.isfinite(v).all():
         raise ApiError(422, "the vector must hold finite numbers (no NaN or infinity)",
                        [{"field": "vector", "message": "not finite"}])
-    if not np.any(v):
+    if not v.any():
         raise ApiError(422, "the vector is all zeros: it says nothing about a clip",
                        [{"field": "vector", "message": "all zeros"}])
-    return v.astype(np.float32)
+    return v
 
 
 def clip_of(caption: str, language: str | None, geo: str | None,
