@@ -24,7 +24,8 @@ import numpy as np
 import pytest
 import requests
 
-from interestmap.serve.api import parse_json_strict, validation_problems
+from interestmap.serve.bodies import parse_json_strict
+from interestmap.serve.errors import validation_problems
 
 TOPICS = {"sports": "Sports", "food": "Food & Dining", "music": "Music"}
 PER_TOPIC = 16
@@ -161,7 +162,7 @@ def _sports_audience(server: str) -> int:
                                  b'{"vector": [1e999]}', b'{"caption": "x",', b"",
                                  b"\xff\xfe\x00", b"[" * 100_000])
 def test_strict_json_refuses_what_json_cannot_carry(raw: bytes) -> None:
-    from interestmap.serve.api import ApiError
+    from interestmap.serve.errors import ApiError
 
     with pytest.raises(ApiError) as e:
         parse_json_strict(raw)
@@ -177,7 +178,7 @@ def test_strict_json_keeps_ordinary_numbers() -> None:
 def test_validation_problems_name_the_field_and_refuse_paths_in_words() -> None:
     from pydantic import ValidationError
 
-    from interestmap.serve.api import NearestAudienceRequest
+    from interestmap.serve.schemas import NearestAudienceRequest
 
     with pytest.raises(ValidationError) as e:
         NearestAudienceRequest.model_validate({"path": "/etc/passwd", "k": 0,
@@ -246,11 +247,20 @@ def test_healthz_audiences_and_topics(server: str, index_dir: Path) -> None:
     assert all(t["name"] for t in topics["topics"])
     doc = requests.get(f"{server}/openapi.json", timeout=30).json()
     assert {"/v1/nearest-audience", "/v1/analyze", "/v1/whatif", "/v1/audiences",
-            "/v1/topics", "/healthz"} <= set(doc["paths"])
-    body = doc["paths"]["/v1/nearest-audience"]["post"]["requestBody"]["content"]
-    assert {"application/json", "multipart/form-data"} <= set(body)
-    assert doc["components"]["schemas"]["NearestAudienceRequest"]["additionalProperties"] \
-        is False
+            "/v1/topics", "/healthz", "/v1/nearest-audience/upload", "/v1/analyze/upload",
+            "/v1/whatif/upload"} <= set(doc["paths"])
+    for path in ("/v1/nearest-audience", "/v1/analyze", "/v1/whatif"):
+        json_body = doc["paths"][path]["post"]["requestBody"]["content"]
+        form_body = doc["paths"][f"{path}/upload"]["post"]["requestBody"]["content"]
+        assert set(json_body) == {"application/json"}
+        assert set(form_body) == {"multipart/form-data"}
+        assert doc["paths"][path]["post"]["security"] == [{"bearer": []}]
+    schemas = doc["components"]["schemas"]
+    assert schemas["NearestAudienceRequest"]["additionalProperties"] is False
+    assert schemas["NearestAudienceForm"]["additionalProperties"] is False
+    assert "file" in schemas["NearestAudienceForm"]["required"]
+    assert {"edit_media", "edit_frames", "edit_audio", "edits"} <= set(
+        schemas["WhatIfForm"]["properties"])
 
 
 @pytest.mark.slow
@@ -301,7 +311,7 @@ def test_a_vector_from_encode_out_gives_the_same_answer(server: str, tmp_path: P
 def test_upload_a_real_photo(server: str, data: Path) -> None:
     photo = sorted((data / "scenes" / "sea").glob("*.jpg"))[0]
     with photo.open("rb") as f:
-        r = _post(f"{server}/v1/nearest-audience",
+        r = _post(f"{server}/v1/nearest-audience/upload",
                   files={"file": (photo.name, f, "image/jpeg")},
                   data={"caption": "Sunset swim at the beach", "language": "en", "k": "2"})
     assert r.status_code == 200, r.text
@@ -318,7 +328,7 @@ def test_upload_the_real_video_while_healthz_stays_up(server: str, data: Path) -
 
     def upload() -> None:
         with video.open("rb") as f:
-            result["r"] = _post(f"{server}/v1/nearest-audience",
+            result["r"] = _post(f"{server}/v1/nearest-audience/upload",
                                 files={"file": ("bunny.mp4", f, "video/mp4")},
                                 data={"caption": "A giant rabbit wakes up in the forest",
                                       "ocr": "false"})
@@ -391,6 +401,10 @@ def test_invalid_fields_get_a_422_naming_them(server: str) -> None:
         assert "root:" not in r.text  # /etc/passwd was never read
     r = _post(url, data="caption=football", headers={"Content-Type": "text/plain"})
     assert r.status_code == 415
+    r = _post(url, files={"file": ("p.jpg", b"...")}, data={"caption": "x"})
+    assert r.status_code == 415 and "/v1/nearest-audience/upload" in r.json()["detail"]
+    r = _post(f"{url}/upload", json={"caption": "football"})
+    assert r.status_code == 415 and "send JSON to /v1/nearest-audience" in r.json()["detail"]
     assert requests.get(url, timeout=30).status_code == 405
     assert requests.get(f"{server}/v1/nope", timeout=30).json()["detail"].startswith(
         "no such endpoint")
@@ -398,7 +412,7 @@ def test_invalid_fields_get_a_422_naming_them(server: str) -> None:
 
 @pytest.mark.slow
 def test_uploads_never_open_client_paths(server: str, data: Path) -> None:
-    url = f"{server}/v1/nearest-audience"
+    url = f"{server}/v1/nearest-audience/upload"
     photo = sorted((data / "scenes" / "forest").glob("*.jpg"))[0].read_bytes()
     r = _post(url, files={"file": ("p.jpg", photo)}, data={"path": "/etc/passwd"})
     assert r.status_code == 422 and "unknown field 'path'" in r.json()["detail"]
@@ -415,6 +429,10 @@ def test_uploads_never_open_client_paths(server: str, data: Path) -> None:
     assert r.status_code == 422 and "'file'" in r.json()["detail"]
     r = _post(url, data={"caption": "x"}, files={"file": ("", b"")})
     assert r.status_code in (400, 422)
+    r = _post(url, files={"file": ("p.jpg", photo)}, data={"vector": "[0.1]"})
+    assert r.status_code == 422 and "JSON body" in r.json()["detail"]
+    r = _post(url, files={"file": ("notes.txt", b"hello", "text/plain")})
+    assert r.status_code == 415 and "notes.txt" in r.json()["detail"]
 
 
 @pytest.mark.slow
@@ -429,7 +447,7 @@ def test_analyze_a_caption_and_a_photo(server: str, data: Path) -> None:
     assert top_topic in {"football", "sports"}, a["modalities"]
     assert a["index"] == "index"  # the index's name, not its path on the server
     photo = sorted((data / "scenes" / "sea").glob("*.jpg"))[0]
-    r = _post(f"{server}/v1/analyze", files={"file": ("my beach.jpg", photo.read_bytes())},
+    r = _post(f"{server}/v1/analyze/upload", files={"file": ("my beach.jpg", photo.read_bytes())},
               data={"caption": "Sunset swim at the beach", "language": "en"})
     assert r.status_code == 200, r.text
     clip = r.json()["clip"]
@@ -455,7 +473,7 @@ def test_whatif_a_translation_keeps_the_topic_and_moves_the_language(server: str
     assert v["summary"]
     # a media swap is an upload; its file name stands in for the temporary path
     photo = sorted((data / "scenes" / "forest").glob("*.jpg"))[0].read_bytes()
-    r = _post(f"{server}/v1/whatif",
+    r = _post(f"{server}/v1/whatif/upload",
               files={"file": ("beach.jpg", sorted((data / "scenes" / "sea").glob("*.jpg"))[0]
                               .read_bytes()), "edit_frames": ("forest.jpg", photo)},
               data={"caption": "A day out", "edits": '[{"kind": "geo", "value": "Lisbon"}]'})
@@ -489,6 +507,9 @@ def test_the_token_guards_v1_but_not_healthz(token_server: str) -> None:
     for endpoint in ("nearest-audience", "analyze", "whatif"):
         r = _post(f"{token_server}/v1/{endpoint}", json={"caption": "football"})
         assert r.status_code == 401
+        r = _post(f"{token_server}/v1/{endpoint}/upload", data={"caption": "football"},
+                  files={"file": ("p.jpg", b"...")})
+        assert r.status_code == 401
     ok = requests.get(f"{token_server}/v1/topics", timeout=30,
                       headers={"Authorization": f"Bearer {TOKEN}"})
     assert ok.status_code == 200 and ok.json()["count"] > 0
@@ -498,7 +519,7 @@ def test_the_token_guards_v1_but_not_healthz(token_server: str) -> None:
 def test_oversized_uploads_get_413(token_server: str) -> None:
     auth = {"Authorization": f"Bearer {TOKEN}"}
     big = np.random.default_rng(0).bytes(3 * 1024 * 1024)
-    r = _post(f"{token_server}/v1/nearest-audience", headers=auth,
+    r = _post(f"{token_server}/v1/nearest-audience/upload", headers=auth,
               files={"file": ("big.mp4", big)}, data={"caption": "x"})
     assert r.status_code == 413
     assert "limit of 1 MB" in r.json()["detail"]
@@ -508,13 +529,16 @@ def test_oversized_uploads_get_413(token_server: str) -> None:
             f"filename=\"big.mp4\"\r\nContent-Type: video/mp4\r\n\r\n").encode() + big + \
         f"\r\n--{boundary}--\r\n".encode()
     chunks = (body[i:i + 65536] for i in range(0, len(body), 65536))
-    r = _post(f"{token_server}/v1/nearest-audience", data=chunks,
+    r = _post(f"{token_server}/v1/nearest-audience/upload", data=chunks,
               headers=auth | {"Content-Type": f"multipart/form-data; boundary={boundary}"})
-    assert r.status_code == 413
+    assert r.status_code == 413 and "limit of 1 MB" in r.json()["detail"]
     huge_json = b'{"caption": "' + b"a" * (5 * 1024 * 1024) + b'"}'
     r = _post(f"{token_server}/v1/nearest-audience", data=huge_json,
               headers=auth | {"Content-Type": "application/json"})
-    assert r.status_code == 413
+    assert r.status_code == 413 and "larger than 4 MB" in r.json()["detail"]
+    # the token is checked before a body is read
+    r = _post(f"{token_server}/v1/nearest-audience/upload", files={"file": ("big.mp4", big)})
+    assert r.status_code == 401
 
 
 @pytest.mark.slow
@@ -532,7 +556,7 @@ def test_unexpected_failures_are_a_500_with_a_reference_and_a_log_line(
             raise RuntimeError("secret internals")
 
         idx.info = boom
-        with caplog.at_level("ERROR", logger="interestmap.serve.api"):
+        with caplog.at_level("ERROR", logger="interestmap.serve"):
             r = client.get("/v1/audiences")
     assert r.status_code == 500
     assert "secret internals" not in r.text and "reference" in r.json()["detail"]

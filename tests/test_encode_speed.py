@@ -165,24 +165,24 @@ def test_class_name_vectors_come_from_disk_in_a_new_process(tmp_path: Path,
 
 
 def test_build_progress_shows_clips_per_second_and_time_left() -> None:
-    from interestmap.serve import cli
+    from interestmap.serve import cli_index
 
     err = io.StringIO()
-    old = cli.sys.stderr
-    cli.sys.stderr = err
+    old = cli_index.sys.stderr
+    cli_index.sys.stderr = err
     try:
-        progress = cli._cli_progress()
+        progress = cli_index._cli_progress()
         progress("encode", 10, 100)  # 10 came from the cache
         for done in range(11, 101):
             progress("encode", done, 100)
     finally:
-        cli.sys.stderr = old
+        cli_index.sys.stderr = old
     out = err.getvalue()
     assert "clip/s" in out and "left" in out and "100/100 clips" in out
 
 
 def test_build_summary_is_one_line() -> None:
-    from interestmap.serve.cli import build_summary
+    from interestmap.serve.cli_index import build_summary
 
     report = SimpleNamespace(n_encoded=200, n_cached=12, problems=[{"where": "x"}],
                              timings_s={"encode": 250.0}, executor="Ray (2 workers, a local cluster)")

@@ -159,7 +159,7 @@ def test_api_refuses_bad_media_with_a_4xx(server: tuple[str, Server],
                                           bad_inputs: dict[str, Path], kind: str) -> None:
     url, _, _ = server
     p = bad_inputs[kind]
-    r = requests.post(f"{url}/v1/nearest-audience", timeout=HTTP_TIMEOUT,
+    r = requests.post(f"{url}/v1/nearest-audience/upload", timeout=HTTP_TIMEOUT,
                       files={"file": (p.name, p.read_bytes())}, data={"caption": "my clip"})
     assert 400 <= r.status_code < 500, r.text
     detail = r.json()["detail"]
@@ -173,7 +173,7 @@ def test_api_accepts_partial_media_and_says_what_is_missing(
         server: tuple[str, Server], bad_inputs: dict[str, Path], kind: str) -> None:
     url, _, _ = server
     p = bad_inputs[kind]
-    r = requests.post(f"{url}/v1/nearest-audience", timeout=HTTP_TIMEOUT,
+    r = requests.post(f"{url}/v1/nearest-audience/upload", timeout=HTTP_TIMEOUT,
                       files={"file": (p.name, p.read_bytes())},
                       data={"caption": "Bunny in the forest", "language": "en",
                             "ocr": "false", "asr": "false"})
