@@ -14,8 +14,8 @@ import numpy as np
 import plotly.graph_objects as go
 import pytest
 
-from interestmap.app import plots
 from interestmap.analysis.competitors import compare_accounts, overlap
+from interestmap.app import plots
 from interestmap.errors import ConfigError, InterestmapError
 
 small_index = fixtures_app.small_index
