@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from interestmap import __version__
+from interestmap._blas import one_blas_thread
 from interestmap.clip import Clip, EncodedClip
 from interestmap.corpus.executors import (
     Executor,
@@ -394,10 +395,16 @@ class InterestIndex:
         self.manifest: dict[str, Any] = opened.manifest
         self.store = opened.store
         # One embedded lookup at a time: each already uses every core (the engine's search
-        # threads, BLAS in the map placement); side by side they only fight over them
-        # (16 at once gave 28 requests/s against 186 for one at a time, measured).
-        # Lookups that wait on a Qdrant server run freely.
+        # threads); side by side they only fight over them (16 at once gave 28 requests/s
+        # against 186 for one at a time, measured). Lookups that wait on a Qdrant server
+        # run freely.
         self._lookup_lock = threading.Lock()
+
+    @property
+    def serial_lookups(self) -> bool:
+        """True when :meth:`nearest` runs one lookup at a time (the embedded store):
+        a server can then queue lookups itself instead of parking a thread on each."""
+        return bool(self.store.embedded)
 
     @classmethod
     def open(cls, index_dir: str | Path, qdrant_url: str | None = None,
@@ -414,7 +421,7 @@ class InterestIndex:
     def __exit__(self, *exc: Any) -> None:
         self.close()
 
-    @property
+    @cached_property
     def layout(self) -> FusionLayout:
         return FusionLayout.from_dict(self.manifest["layout"])
 
@@ -500,8 +507,26 @@ class InterestIndex:
         out = np.full((len(q), 2), np.nan, dtype=np.float32)
         ok = np.linalg.norm(view, axis=1) > 0
         if np.any(ok):
-            out[ok] = self.projector.transform(view[ok])
+            with one_blas_thread():
+                out[ok] = self.projector.transform(view[ok])
         return out
+
+    @cached_property
+    def _shared_placement(self) -> bool:
+        """True when the audience model's UMAP and the map were fitted on the same clips
+        with the same neighbourhood (as :func:`build_index` fits them), so a query's
+        nearest fitted clips are searched once and serve both placements."""
+        reducer = getattr(self.clusterer, "reducer_", None)
+        if not isinstance(reducer, type(self.projector)) or \
+                not self.projector.same_reference(reducer):
+            return False
+        reducer.ref_data_ = self.projector.ref_data_  # one copy of the fitted clips in RAM
+        return True
+
+    @cached_property
+    def _centroids(self) -> np.ndarray:
+        return np.stack([a.centroid for a in self.audiences]) if self.audiences else \
+            np.zeros((0, self.layout.total_dim), dtype=np.float32)
 
     def nearest(self, query: EncodedClip | np.ndarray, k: int = 5, k_clips: int = 5,
                 filters: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -510,20 +535,29 @@ class InterestIndex:
         if k < 1 or k_clips < 0:
             raise InterestmapError("k must be >= 1 and k_clips >= 0")
         q = self._query_matrix(query)[:1]
-        with self._lookup_lock if self.store.embedded else contextlib.nullcontext():
-            return self._nearest(q, k, k_clips, filters)
+        # models and their libraries load before BLAS is held at one thread
+        auds, projector, shared = self.audiences, self.projector, self._shared_placement
+        with self._lookup_lock if self.store.embedded else contextlib.nullcontext(), \
+                one_blas_thread():
+            return self._nearest(q, k, k_clips, filters, auds, projector, shared)
 
     def _nearest(self, q: np.ndarray, k: int, k_clips: int,
-                 filters: Mapping[str, Any] | None) -> dict[str, Any]:
+                 filters: Mapping[str, Any] | None, auds: list[Audience], projector: Any,
+                 shared: bool) -> dict[str, Any]:
         result: dict[str, Any] = {"audiences": [], "clips": []}
-        auds = self.audiences
+        view = self.fuser.text_view(q)
+        has_view = bool(np.any(view))
+        # the query's nearest fitted clips: searched once for the map and the audiences
+        nbrs = projector.kneighbors(view) if has_view else None
         if auds:
-            cents = np.stack([a.centroid for a in auds])
-            attr = self.fuser.attribution(q, cents)[0]
+            attr = self.fuser.attribution(q, self._centroids)[0]
             sims = attr.sum(-1)
-            view = self.fuser.text_view(q)
-            proba = (self.clusterer.predict_proba(view)[0] if np.any(view)
-                     else np.zeros(len(auds)))
+            if not has_view:
+                proba = np.zeros(len(auds))
+            elif shared:
+                proba = self.clusterer.predict_proba(view, neighbours=nbrs)[0]
+            else:
+                proba = self.clusterer.predict_proba(view)[0]
             for j in np.argsort(-sims)[:k]:
                 a = auds[j]
                 result["audiences"].append({
@@ -537,7 +571,7 @@ class InterestIndex:
                 })
         if k_clips:
             result["clips"] = self.nearest_clips(q[0], k_clips, filters)
-        xy = self.place(q)[0]
+        xy = projector.transform(view, neighbours=nbrs)[0] if has_view else (np.nan, np.nan)
         result["x"], result["y"] = _opt(xy[0]), _opt(xy[1])
         return result
 

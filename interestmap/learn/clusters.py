@@ -16,7 +16,13 @@ import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin
 
 from interestmap.errors import ConfigError
-from interestmap.learn.projection import MapProjector, _check_float, _check_int, _unit_rows
+from interestmap.learn.projection import (
+    MapProjector,
+    Neighbours,
+    _check_float,
+    _check_int,
+    _unit_rows,
+)
 
 REDUCTIONS = ("umap", "pca", "none")
 OUTLIER_POLICIES = ("assign", "keep")
@@ -268,13 +274,19 @@ class AudienceClusterer(ClusterMixin, BaseEstimator):
             raise ConfigError("this AudienceClusterer is not fitted yet: call fit() with "
                               "the corpus first")
 
-    def _prepare(self, X: Any) -> tuple[np.ndarray, np.ndarray]:
+    def _prepare(self, X: Any, neighbours: Neighbours | None = None
+                 ) -> tuple[np.ndarray, np.ndarray]:
         self._check_fitted()
         X = _unit_rows(X)
         if X.shape[1] != self.n_features_in_:
             raise ConfigError(f"X has {X.shape[1]} dims, but the audiences were found on "
                               f"{self.n_features_in_}-d vectors; encode with the same setup")
-        Z = X if self.reduction == "none" else self.reducer_.transform(X)
+        if self.reduction == "none":
+            Z = X
+        elif self.reduction == "umap":
+            Z = self.reducer_.transform(X, neighbours=neighbours)
+        else:
+            Z = self.reducer_.transform(X)
         return X, np.asarray(Z, dtype=np.float64)
 
     def predict_with_confidence(self, X: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -298,11 +310,16 @@ class AudienceClusterer(ClusterMixin, BaseEstimator):
         """Audience label of each new point (-1 = no audience), following the policy."""
         return self.predict_with_confidence(X)[0]
 
-    def predict_proba(self, X: Any) -> np.ndarray:
-        """``(n, n_audiences_)`` HDBSCAN soft membership of new points (rows sum to <= 1)."""
+    def predict_proba(self, X: Any, *, neighbours: Neighbours | None = None) -> np.ndarray:
+        """``(n, n_audiences_)`` HDBSCAN soft membership of new points (rows sum to <= 1).
+
+        ``neighbours``: the rows' nearest fitted points, when a map projector fitted on the
+        same points has found them already (``reducer_.same_reference(projector)``, see
+        :meth:`MapProjector.kneighbors`): the UMAP reduction then skips its own search.
+        """
         import hdbscan
 
-        X, Z = self._prepare(X)
+        X, Z = self._prepare(X, neighbours)
         k = self.n_audiences_
         if self.hdbscan_.labels_.max() < 0:
             return np.ones((len(X), 1), dtype=np.float32)

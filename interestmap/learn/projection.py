@@ -27,7 +27,7 @@ import os
 import tempfile
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numba
 import numpy as np
@@ -91,6 +91,15 @@ def exact_knn(X: np.ndarray, ref: np.ndarray, k: int) -> tuple[np.ndarray, np.nd
     return idx, dist
 
 
+class Neighbours(NamedTuple):
+    """Nearest fitted points of new points: ``idx`` and cosine ``dist`` (m, k), sorted
+    nearest first, and UMAP's membership ``weights`` of those edges (m, k)."""
+
+    idx: np.ndarray
+    dist: np.ndarray
+    weights: np.ndarray
+
+
 def _smooth_knn_sigma(dists: np.ndarray, n_neighbors: int, n_iter: int = 64) -> np.ndarray:
     """Per-row bandwidth of UMAP's ``smooth_knn_dist`` for transform (local_connectivity 0).
 
@@ -129,7 +138,7 @@ def membership_weights(dists: np.ndarray, n_neighbors: int) -> np.ndarray:
     return w.astype(np.float32)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _optimise_points(emb, ref, nbr, eps, seeds, a, b, n_epochs, neg_rate, alpha0, gamma):
     """UMAP's SGD for each new point against the fixed reference layout, point by point."""
     m, k = nbr.shape
@@ -269,18 +278,63 @@ class MapProjector(TransformerMixin, BaseEstimator):
         self._check_fitted()
         return float(np.max(self.extent_[1] - self.extent_[0]))
 
-    def transform(self, X: Any) -> np.ndarray:
-        """Coordinates of new points ``X`` on the fitted layout, each placed on its own."""
+    def _check_X(self, X: Any) -> np.ndarray:
         self._check_fitted()
         X = _unit_rows(X)
         if X.shape[1] != self.n_features_in_:
             raise ConfigError(f"X has {X.shape[1]} dims, but the map was fitted on "
                               f"{self.n_features_in_}-d vectors; encode with the same setup")
-        return self._place(X)
+        return X
+
+    def kneighbors(self, X: Any) -> Neighbours:
+        """The ``n_neighbors_`` nearest fitted points of each row of ``X`` (exact cosine,
+        row by row) and their UMAP membership weights: what a placement starts from.
+
+        Give the result to :meth:`transform` (of this projector, or of another one fitted
+        on the same points, see :meth:`same_reference`) to place ``X`` without searching
+        again.
+        """
+        X = self._check_X(X)
+        idx, dist = exact_knn(X, self.ref_data_, self.n_neighbors_)
+        return Neighbours(idx, dist, membership_weights(dist, self.n_neighbors_))
+
+    def same_reference(self, other: Any) -> bool:
+        """True when ``other`` is a fitted MapProjector with the same fitted points (to
+        float rounding: 1e-6 per coordinate of the unit rows) and neighbourhood size, so
+        :meth:`kneighbors` of one serves both."""
+        if other is self:
+            return True
+        if not isinstance(other, MapProjector) or not hasattr(other, "ref_data_"):
+            return False
+        self._check_fitted()
+        return (other.n_neighbors_ == self.n_neighbors_
+                and other.ref_data_.shape == self.ref_data_.shape
+                and (other.ref_data_ is self.ref_data_
+                     or bool(np.allclose(other.ref_data_, self.ref_data_, rtol=0.0,
+                                         atol=1e-6))))
+
+    def transform(self, X: Any, *, neighbours: Neighbours | None = None) -> np.ndarray:
+        """Coordinates of new points ``X`` on the fitted layout, each placed on its own.
+
+        ``neighbours``: the rows' :meth:`kneighbors`, if already found (by this projector
+        or one with the :meth:`same_reference`); the result is the same.
+        """
+        X = self._check_X(X)
+        if neighbours is None:
+            idx, dist = exact_knn(X, self.ref_data_, self.n_neighbors_)
+            neighbours = Neighbours(idx, dist, membership_weights(dist, self.n_neighbors_))
+        elif len(neighbours.idx) != len(X) or neighbours.idx.shape[1] != self.n_neighbors_:
+            raise ConfigError(f"neighbours of {neighbours.idx.shape} do not belong to these "
+                              f"{len(X)} points and this map's {self.n_neighbors_} neighbours")
+        return self._place_from(neighbours)
 
     def _place(self, X: np.ndarray) -> np.ndarray:
         idx, dist = exact_knn(X, self.ref_data_, self.n_neighbors_)
-        w = membership_weights(dist, self.n_neighbors_)
+        return self._place_from(Neighbours(idx, dist,
+                                           membership_weights(dist, self.n_neighbors_)))
+
+    def _place_from(self, nb: Neighbours) -> np.ndarray:
+        idx, dist, w = nb.idx, nb.dist, nb.weights
         ref_emb = self.ref_embedding_
         wn = w / w.sum(1, keepdims=True)
         init = np.einsum("mk,mkd->md", wn, ref_emb[idx]).astype(np.float32)

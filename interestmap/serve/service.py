@@ -74,6 +74,7 @@ class Service:
         self.warmup_error: str | None = None
         self._encoders: dict[tuple[bool, bool], Any] = {}
         self._enc_lock = threading.Lock()
+        self._lookup_lock: asyncio.Lock | None = None
 
     # Model work ------------------------------------------------------------------------
     def encoder(self, ocr: bool, asr: bool) -> Any:
@@ -147,15 +148,23 @@ class Service:
         """The audiences and clips nearest a fused vector (no model runs).
 
         This is the API's hot path: the lookup runs in a worker thread so the event loop
-        stays free. A queue or lock that orders lookups on the store belongs here.
+        stays free. An index that answers one lookup at a time (the embedded store) is
+        waited for here, in the event loop: 16 waiting clients then cost 16 coroutines, not
+        16 worker threads contending for the index's lock and the interpreter (measured:
+        server CPU per lookup 11 ms with 16 clients against 6.5 ms with one, before).
         """
         vec = check_vector(values, self.index.layout.total_dim)
 
         def lookup() -> dict[str, Any]:
-            return self._nearest(vec, k, k_clips, filters) | {
-                "query": query_info("vector", vector=vec, index=self.index)}
+            return to_jsonable(self._nearest(vec, k, k_clips, filters) | {
+                "query": query_info("vector", vector=vec, index=self.index)})
 
-        return to_jsonable(await run_in_threadpool(guard, lookup))
+        if not getattr(self.index, "serial_lookups", False):
+            return await run_in_threadpool(guard, lookup)
+        if self._lookup_lock is None:
+            self._lookup_lock = asyncio.Lock()
+        async with self._lookup_lock:
+            return await run_in_threadpool(guard, lookup)
 
     async def nearest_by_clip(self, clip: Any, *, ocr: bool, asr: bool, k: int, k_clips: int,
                               filters: dict[str, Any] | None = None,

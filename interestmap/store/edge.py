@@ -223,7 +223,7 @@ class EdgeBackend:
         params = e.SearchParams(
             hnsw_ef=max(s.hnsw_ef, int(k)), exact=exact,
             quantization=e.QuantizationSearchParams(ignore=exact, rescore=True,
-                                                    oversampling=s.oversampling))
+                                                    oversampling=s.oversampling_for(k)))
         req = e.QueryRequest(query=e.Query.Nearest(vector.tolist(), using=using), limit=int(k),
                              filter=_filter(e, flt), with_payload=_with_payload(e, payload),
                              with_vector=[using] if with_vector else False, params=params)

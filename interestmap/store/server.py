@@ -139,7 +139,7 @@ class ServerBackend:
         params = models.SearchParams(
             hnsw_ef=max(s.hnsw_ef, int(k)), exact=exact,
             quantization=models.QuantizationSearchParams(ignore=exact, rescore=True,
-                                                         oversampling=s.oversampling))
+                                                         oversampling=s.oversampling_for(k)))
         res = self.client.query_points(
             name, query=vector.tolist(), using=using, query_filter=to_filter(flt),
             limit=int(k), with_payload=payload if isinstance(payload, bool) else list(payload),
