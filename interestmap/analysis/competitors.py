@@ -33,7 +33,7 @@ def compare_accounts(clips: Sequence[Mapping[str, Any]], audiences: Sequence[Any
     """Compare ``accounts`` (and ``mine``, your own account) over the audiences.
 
     ``clips`` are clip payloads with ``account`` and ``audience``; ``audiences`` are
-    :class:`~interestmap.index.core.Audience` objects or dicts with ``id``, ``label`` and
+    :class:`~interestmap.index.results.Audience` objects or dicts with ``id``, ``label`` and
     ``size``. Returns a JSON-ready dict: ``accounts`` (each with clips, audiences covered,
     focus per audience, overlap with ``mine``), ``audiences`` (each with size and the
     chosen accounts' shares), ``open_audiences`` (covered by none of them), ``thin``.

@@ -805,7 +805,8 @@ def create_app(index: Any | None = None, index_dir: Path | None = None, *,
     ``max_upload_mb``: largest upload. ``max_concurrent_encodes``: clips encoded at once
     (default: :func:`default_concurrency`). ``warm_up`` loads the models at start-up.
     """
-    from interestmap.index.core import InterestIndex, ensure_default_index
+    from interestmap.index.default import ensure_default_index
+    from interestmap.index.interest_index import InterestIndex
 
     if max_upload_mb <= 0:
         from interestmap.errors import ConfigError
@@ -889,7 +890,7 @@ def create_app(index: Any | None = None, index_dir: Path | None = None, *,
             vec = _check_vector(req.vector, index.layout.total_dim)
 
             def lookup() -> dict[str, Any]:
-                res = index.nearest(vec, k=req.k, k_clips=req.k_clips, filters=filters)
+                res = index.nearest(vec, k=req.k, k_clips=req.k_clips, filters=filters).as_dict()
                 return res | {"query": _query_info("vector", vector=vec, index=index)}
 
             return to_jsonable(await run_in_threadpool(_guard, None, lookup))
@@ -919,7 +920,7 @@ def create_app(index: Any | None = None, index_dir: Path | None = None, *,
 def _encode_nearest(svc: _Service, clip: Any, req: Any, filters: dict[str, Any] | None,
                     kind: str) -> dict[str, Any]:
     encoded = svc.encoder(req.ocr, req.asr).encode(clip)
-    res = svc.index.nearest(encoded, k=req.k, k_clips=req.k_clips, filters=filters)
+    res = svc.index.nearest(encoded, k=req.k, k_clips=req.k_clips, filters=filters).as_dict()
     return res | {"query": _query_info(kind, encoded=encoded)}
 
 
