@@ -41,6 +41,7 @@ _EXPORTS: dict[str, str] = {
     "Advice": "interestmap.analysis.advice",
     "whatif": "interestmap.analysis.whatif",
     "Edit": "interestmap.analysis.whatif",
+    "AudienceMove": "interestmap.analysis.whatif",
     "Variant": "interestmap.analysis.whatif",
     "WhatIfReport": "interestmap.analysis.whatif",
     # errors
@@ -69,6 +70,7 @@ __all__ = [
     "Advice",
     "whatif",
     "Edit",
+    "AudienceMove",
     "Variant",
     "WhatIfReport",
     "InterestmapError",
@@ -85,7 +87,7 @@ if TYPE_CHECKING:
         ModalityAgreement,
         analyze,
     )
-    from interestmap.analysis.whatif import Edit, Variant, WhatIfReport, whatif
+    from interestmap.analysis.whatif import AudienceMove, Edit, Variant, WhatIfReport, whatif
     from interestmap.clip import Clip, EncodedClip
     from interestmap.encoders.pipeline import ClipEncoder
     from interestmap.errors import ConfigError, InterestmapError

@@ -76,7 +76,7 @@ def test_build_index_returns_the_opened_index_with_its_build_report(built: tuple
 
 
 def test_the_five_lines(built: tuple, report) -> None:
-    from interestmap import AudienceMatch, Clarity, ClipAnalysis, Variant
+    from interestmap import AudienceMatch, AudienceMove, Clarity, ClipAnalysis, Variant
 
     index, _, _ = built
     assert isinstance(report, ClipAnalysis) and isinstance(report.clarity, Clarity)
@@ -98,6 +98,12 @@ def test_the_five_lines(built: tuple, report) -> None:
     assert max(moved.distance_by_block, key=moved.distance_by_block.get) == "geo"
     assert moved.distance_by_block["geo"] == pytest.approx(moved.moved, rel=0.05)
     assert moved.topic_kept and moved.analysis.encoded.clip.geo == "Madrid"
+    assert all(isinstance(m, AudienceMove) for m in moved.audiences)
+    assert moved.as_dict()["audiences"][0] == {
+        "id": moved.audiences[0].id, "label": moved.audiences[0].label,
+        "similarity_before": moved.audiences[0].similarity_before,
+        "similarity_after": moved.audiences[0].similarity_after,
+        "change": moved.audiences[0].change, "rank_before": moved.audiences[0].rank_before}
     assert report.encoded.clip.geo == "Rome"  # the original is left as it was
 
 
@@ -157,6 +163,7 @@ def test_importing_interestmap_is_cheap_and_names_resolve() -> None:
     assert out.stdout.strip() == "[]"
     import interestmap
 
+    assert sorted(interestmap.__all__) == sorted(["__version__", *interestmap._EXPORTS])
     for name in interestmap.__all__:
         assert getattr(interestmap, name) is not None, name
     assert interestmap.build_index.__module__ == "interestmap.index.build"

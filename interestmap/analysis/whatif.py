@@ -254,6 +254,27 @@ def distance_by_block(a: np.ndarray, b: np.ndarray, fuser: Fuser) -> dict[str, f
 
 
 @dataclass
+class AudienceMove:
+    """How one audience's match with the clip changed with an edit."""
+
+    id: int
+    label: str
+    similarity_before: float
+    similarity_after: float
+    change: float
+    """``similarity_after - similarity_before``."""
+    rank_before: int
+    """Its rank among the audiences before the edit (1 = the nearest)."""
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready (an item of a variant's ``audiences`` in ``POST /v1/whatif``)."""
+        return {"id": self.id, "label": self.label,
+                "similarity_before": self.similarity_before,
+                "similarity_after": self.similarity_after, "change": self.change,
+                "rank_before": self.rank_before}
+
+
+@dataclass
 class Variant:
     """One edited version of the clip and how it compares with the original."""
 
@@ -267,7 +288,7 @@ class Variant:
     map_distance: float | None
     top_topic_before: dict[str, Any] | None
     top_topic_after: dict[str, Any] | None
-    audiences: list[dict[str, Any]]
+    audiences: list[AudienceMove]
     """The top audiences after the edit: similarity before and after, and the change."""
     attribution_delta: dict[str, Any]
     """Per block, the change of its part in the similarity to the original top audience
@@ -299,7 +320,7 @@ class Variant:
             "top_topic": {"before": self.top_topic_before, "after": self.top_topic_after,
                           "kept": self.topic_kept},
             "topics": self.analysis.topics.ranking(5),
-            "audiences": self.audiences,
+            "audiences": [a.as_dict() for a in self.audiences],
             "attribution_delta": self.attribution_delta,
             "clarity": {"before": self.clarity_before, "after": self.clarity_after},
             "analysis": self.analysis.as_dict(),
@@ -368,7 +389,8 @@ def compare(before: ClipAnalysis, after: ClipAnalysis, edits: Sequence[Edit],
 
 
 def _audience_moves(f0: np.ndarray, f1: np.ndarray, before: ClipAnalysis,
-                    after: ClipAnalysis, index: InterestIndex) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+                    after: ClipAnalysis, index: InterestIndex
+                    ) -> tuple[list[AudienceMove], dict[str, Any]]:
     auds = list(getattr(index, "audiences", []) or [])
     if not auds or not np.any(f0) or not np.any(f1):
         return [], {}
@@ -376,11 +398,11 @@ def _audience_moves(f0: np.ndarray, f1: np.ndarray, before: ClipAnalysis,
     attr = index.fuser.attribution(np.stack([f0, f1]), cents)  # (2, A, blocks)
     sims = attr.sum(-1)
     order = np.argsort(-sims[1])[:len(after.audiences) or 5]
-    rows = [{"id": auds[j].id, "label": auds[j].label,
-             "similarity_before": round(float(sims[0, j]), 4),
-             "similarity_after": round(float(sims[1, j]), 4),
-             "change": round(float(sims[1, j] - sims[0, j]), 4),
-             "rank_before": int(np.sum(sims[0] > sims[0, j])) + 1} for j in order]
+    rows = [AudienceMove(id=auds[j].id, label=auds[j].label,
+                         similarity_before=round(float(sims[0, j]), 4),
+                         similarity_after=round(float(sims[1, j]), 4),
+                         change=round(float(sims[1, j] - sims[0, j]), 4),
+                         rank_before=int(np.sum(sims[0] > sims[0, j])) + 1) for j in order]
     j0, j1 = int(np.argmax(sims[0])), int(np.argmax(sims[1]))
 
     def delta(j: int) -> dict[str, Any]:

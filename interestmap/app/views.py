@@ -1143,7 +1143,7 @@ def _whatif_audience_bars(rep: Any, names: Sequence[str]) -> Any:
     series: dict[str, dict[str, float]] = {}
     for v, name in zip(rep.variants, names, strict=True):
         series[name] = {}
-        for a in v.audiences:
+        for a in (m.as_dict() for m in v.audiences):
             before[a["label"]] = a["similarity_before"]
             series[name][a["label"]] = a["similarity_after"]
     return plots.shift_bars({"before": before, **series},
@@ -1197,11 +1197,11 @@ def _whatif_markdown(rep: Any, names: Sequence[str], extent: float = 1.0) -> str
             lines.append("- Stays at the same place on the map: the map shows what clips are "
                          "about, and this change affects *who* sees it, not what it is about.")
         if v.audiences:
-            a = v.audiences[0]
+            a = v.audiences[0].as_dict()
             was = (f"was #{a['rank_before']}" if a["rank_before"] != 1 else "was also first")
             lines.append(f"- Nearest audience: **{_md(a['label'])}** ({was}); match "
                          f"{a['similarity_before']:.2f} → {a['similarity_after']:.2f}.")
-            gains = sorted(v.audiences, key=lambda r: -r["change"])
+            gains = sorted((r.as_dict() for r in v.audiences), key=lambda r: -r["change"])
             up = [r for r in gains if r["change"] > 0.005][:2]
             down = [r for r in gains[::-1] if r["change"] < -0.005][:2]
             if up:
