@@ -47,7 +47,7 @@ def main() -> int:
     args = p.parse_args()
 
     from interestmap.index import core as index_mod
-    from interestmap.index.core import ensure_default_index
+    from interestmap.index.default import ensure_default_index
     from interestmap.store.interface import _timestamp
 
     idx = ensure_default_index()

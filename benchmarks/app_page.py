@@ -353,7 +353,7 @@ def main(argv: list[str] | None = None) -> int:
         rows = None if size == "atlas" else int(size)
         if rows is not None and not (tmp / "home" / "indexes").is_dir():
             (tmp / "home").mkdir(exist_ok=True)
-            subprocess.run([sys.executable, "-c", "from interestmap.index.core import "
+            subprocess.run([sys.executable, "-c", "from interestmap.index.default import "
                             "ensure_default_index; ensure_default_index().close()"],
                            env={**os.environ, "PYTHONPATH": str(REPO),
                                 "INTERESTMAP_INDEXES": str(tmp / "home" / "indexes"),

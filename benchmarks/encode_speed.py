@@ -156,7 +156,7 @@ def bench_corpus(n: int) -> dict[str, Any]:
 
     from interestmap.corpus.cache import EncodeCache
     from interestmap.corpus.executors import LocalExecutor, RayExecutor
-    from interestmap.index.core import build_index
+    from interestmap.index.build import build_index
     from interestmap.index.manifest import cache_dir
 
     manifest = make_corpus(n)
@@ -169,7 +169,8 @@ def bench_corpus(n: int) -> dict[str, Any]:
             log(f"build {name}")
             target = Path(tmp) / name
             t0 = time.perf_counter()
-            report = build_index(manifest, target, executor=executor)
+            with build_index(manifest, target, executor=executor) as built:
+                report = built.build_report
             wall = time.perf_counter() - t0
             enc_s = report.timings_s["encode"]
             out[name] = {"encode_s": round(enc_s, 2),

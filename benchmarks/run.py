@@ -343,14 +343,16 @@ def bench_lookup(quick: bool, tmp: Path, qdrant_url: str | None = None) -> dict[
     dropped at the end) instead of the embedded store.
     """
     from interestmap.encoders.pipeline import ClipEncoder
-    from interestmap.index.core import InterestIndex, build_index
+    from interestmap.index.build import build_index
+    from interestmap.index.interest_index import InterestIndex
     from interestmap.index.manifest import open_index
 
     encoder = ClipEncoder()
     base = tmp / "idx"
     n_real = 1000
     t0 = time.perf_counter()
-    report = build_index(real_clips(n_real), base, encoder=encoder, qdrant_url=qdrant_url)
+    with build_index(real_clips(n_real), base, encoder=encoder, qdrant_url=qdrant_url) as built:
+        report = built.build_report
     out: dict[str, Any] = {"store": f"server {qdrant_url}" if qdrant_url else "embedded",
                            "build_1k": {"wall_s": round(time.perf_counter() - t0, 2),
                                         "stages_s": report.timings_s,

@@ -74,7 +74,7 @@ def clip(data: Path, spec: dict[str, str], name: str):
 
 @cache
 def default_index():
-    from interestmap.index.core import ensure_default_index
+    from interestmap.index.default import ensure_default_index
 
     return ensure_default_index()
 

@@ -13,7 +13,7 @@ XTOPIC_PER_LANG = 15
 @pytest.fixture(scope="session")
 def small_index(data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A real index of 60 X-Topic captions (15 each of en, es, gr, ja), three accounts."""
-    from interestmap.index.core import build_index
+    from interestmap.index.build import build_index
 
     root = tmp_path_factory.mktemp("app-index")
     rows = []
@@ -31,5 +31,5 @@ def small_index(data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     manifest.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows),
                         encoding="utf-8")
     index_dir = root / "small"
-    build_index(manifest, index_dir)
+    build_index(manifest, index_dir).close()
     return index_dir

@@ -77,12 +77,12 @@ def test_attribution_for_the_top_topic_and_the_top_audience(disagreeing):
     top = s.top_index
     weighted_cos = sum(w * s.block_cosines[b][top] for b, w in s.block_weights.items())
     assert sum(m.top_topic_attribution.values()) == pytest.approx(weighted_cos, abs=1e-3)
-    aud = d.audiences["audiences"][0]
+    aud = d.audiences[0]
     assert set(m.top_audience_attribution) == set(BLOCKS)
-    assert sum(m.top_audience_attribution.values()) == pytest.approx(aud["similarity"], abs=2e-3)
-    assert m.audience_driver == max(aud["attribution"], key=aud["attribution"].get)
+    assert sum(m.top_audience_attribution.values()) == pytest.approx(aud.similarity, abs=2e-3)
+    assert m.audience_driver == max(aud.attribution, key=aud.attribution.get)
     for r in m.blocks:
-        assert r.audience_contribution == aud["attribution"][r.block]
+        assert r.audience_contribution == aud.attribution[r.block]
         assert r.topic_contribution == m.top_topic_attribution[r.block]
     assert m.blocks[0].evidence.startswith("What a goal")
 

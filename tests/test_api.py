@@ -59,10 +59,11 @@ def _xtopic_clips(data: Path) -> list:
 
 @pytest.fixture(scope="module")
 def index_dir(data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from interestmap.index.core import build_index
+    from interestmap.index.build import build_index
 
     d = tmp_path_factory.mktemp("api") / "index"
-    report = build_index(_xtopic_clips(data), d, audiences="labels")
+    with build_index(_xtopic_clips(data), d, audiences="labels") as index:
+        report = index.build_report
     assert report.n_audiences == len(TOPICS)
     return d
 
@@ -232,7 +233,7 @@ def test_the_listening_socket_answers_without_delayed_acks() -> None:
 # Against a running server -------------------------------------------------------------------
 @pytest.mark.slow
 def test_healthz_audiences_and_topics(server: str, index_dir: Path) -> None:
-    from interestmap.index.core import InterestIndex  # noqa: F401  (the index is served, not opened)
+    from interestmap.index.interest_index import InterestIndex  # noqa: F401  (the index is served, not opened)
 
     h = requests.get(f"{server}/healthz", timeout=30).json()
     assert h["status"] == "ok" and h["auth"] is False

@@ -21,7 +21,8 @@ from fixtures_media import demo_corpus, write_manifest
 
 from interestmap.corpus.cache import EncodeCache
 from interestmap.errors import ConfigError, IndexError_
-from interestmap.index.core import InterestIndex, build_index
+from interestmap.index.build import build_index
+from interestmap.index.interest_index import InterestIndex
 from interestmap.index.manifest import cache_dir
 
 pytestmark = pytest.mark.slow
@@ -51,7 +52,8 @@ def _executor(workers: int = 2):
 @pytest.fixture(scope="module")
 def local_build(corpus: Path, tmp_path_factory: pytest.TempPathFactory):
     target = tmp_path_factory.mktemp("local") / "index"
-    return build_index(corpus, target, audiences="labels")
+    with build_index(corpus, target, audiences="labels") as index:
+        return index.build_report
 
 
 def _ray_workers() -> list:
@@ -94,7 +96,8 @@ def ray_build(corpus: Path, tmp_path_factory: pytest.TempPathFactory):
     watcher = threading.Thread(target=kill_one_worker, daemon=True)
     watcher.start()
     try:
-        report = build_index(corpus, target, audiences="labels", executor=_executor())
+        with build_index(corpus, target, audiences="labels", executor=_executor()) as index:
+            report = index.build_report
     finally:
         stop.set()
         watcher.join(5)
@@ -147,7 +150,7 @@ def test_corrupt_file_in_a_ray_build_is_reported_and_skipped(ray_build, local_bu
 
 def test_killed_ray_build_resumes(corpus: Path, local_build, tmp_path: Path) -> None:
     target = tmp_path / "index"
-    code = ("from interestmap.index.core import build_index\n"
+    code = ("from interestmap.index.build import build_index\n"
             "from interestmap.corpus.executors import RayExecutor\n"
             f"build_index({str(corpus)!r}, {str(target)!r}, audiences='labels', "
             "executor=RayExecutor(workers=2, num_cpus=2))\n")
@@ -166,7 +169,8 @@ def test_killed_ray_build_resumes(corpus: Path, local_build, tmp_path: Path) -> 
     with pytest.raises(IndexError_, match="not complete|no index"):
         InterestIndex.open(target)
 
-    report = build_index(corpus, target, audiences="labels", executor=_executor())
+    with build_index(corpus, target, audiences="labels", executor=_executor()) as index:
+        report = index.build_report
     assert report.n_cached >= n_done and report.n_encoded == N_GOOD - report.n_cached
     assert [p["where"] for p in report.problems] == [BROKEN_ID]
     _assert_same_index(target, local_build.index_dir)

@@ -23,7 +23,8 @@ import pytest
 
 from interestmap.clip import Clip
 from interestmap.errors import IndexError_
-from interestmap.index.core import InterestIndex, build_index
+from interestmap.index.build import build_index
+from interestmap.index.interest_index import InterestIndex
 
 pytestmark = pytest.mark.slow
 
@@ -80,8 +81,8 @@ def big_build(data: Path, tmp_path_factory: pytest.TempPathFactory):
     manifest = _write_manifest(tmp / "corpus.jsonl", rows)
     # Built in a fresh process, as `interestmap index build` would: audiences found by
     # UMAP + HDBSCAN can shift with process state left by earlier tests (thread pools).
-    code = ("import json; from interestmap.index.core import build_index; "
-            f"print(json.dumps(build_index({str(manifest)!r}, {str(tmp / 'index')!r}).as_dict()))")
+    code = ("import json; from interestmap.index.build import build_index; "
+            f"print(json.dumps(build_index({str(manifest)!r}, {str(tmp / 'index')!r}).build_report.as_dict()))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=1800, check=True)
     report = SimpleNamespace(**json.loads(out.stdout.strip().splitlines()[-1]))
@@ -150,12 +151,12 @@ def test_caption_in_two_languages_lands_in_same_audience(big_build) -> None:
     assert assigned[0] == assigned[1] >= 0, assigned
     label = {a.id: a.label for a in idx.audiences}
     assert label[int(assigned[0])].lower().startswith(("football", "sport")), label
-    top_en = idx.nearest(en, k=2, k_clips=0)["audiences"]
-    top_ru = idx.nearest(ru, k=1, k_clips=0)["audiences"][0]
-    assert top_ru["id"] in [a["id"] for a in top_en]
-    assert top_en[0]["label"].lower().startswith(("football", "sport"))
-    assert top_ru["label"].lower().startswith(("football", "sport"))
-    assert top_en[0]["attribution"]["caption"] > 0
+    top_en = idx.nearest(en, k=2, k_clips=0).audiences
+    top_ru = idx.nearest(ru, k=1, k_clips=0).audiences[0]
+    assert top_ru.id in [a.id for a in top_en]
+    assert top_en[0].label.lower().startswith(("football", "sport"))
+    assert top_ru.label.lower().startswith(("football", "sport"))
+    assert top_en[0].attribution["caption"] > 0
 
 
 def test_place_alone_or_in_batch_lands_on_same_point(big_build) -> None:
@@ -194,11 +195,13 @@ def _small_rows(data: Path) -> list[dict]:
 def test_adding_ten_clips_encodes_only_those(data: Path, tmp_path: Path) -> None:
     rows = _small_rows(data)
     m = _write_manifest(tmp_path / "corpus.jsonl", rows)
-    first = build_index(m, tmp_path / "index")
+    with build_index(m, tmp_path / "index") as index:
+        first = index.build_report
     assert first.n_encoded == len(rows) and first.n_cached == 0
     extra = _tweets(data, "en", 10, offset=500)
     _write_manifest(m, rows + extra)
-    second = build_index(m, tmp_path / "index")
+    with build_index(m, tmp_path / "index") as index:
+        second = index.build_report
     assert second.n_encoded == 10
     assert second.n_cached == len(rows)
     assert second.n_clips == len(rows) + 10
@@ -227,11 +230,11 @@ def _r(v: float | None) -> float | None:
 def test_killed_build_resumes_to_the_same_result(data: Path, tmp_path: Path) -> None:
     rows = _small_rows(data)
     m = _write_manifest(tmp_path / "corpus.jsonl", rows)
-    build_index(m, tmp_path / "straight", chunk_size=8)
+    build_index(m, tmp_path / "straight", chunk_size=8).close()
     expected = _snapshot(tmp_path / "straight")
 
     target = tmp_path / "killed"
-    code = ("import sys; from interestmap.index.core import build_index; "
+    code = ("import sys; from interestmap.index.build import build_index; "
             f"build_index({str(m)!r}, {str(target)!r}, chunk_size=8)")
     proc = subprocess.Popen([sys.executable, "-c", code], env=dict(os.environ))
     deadline = time.monotonic() + 300
@@ -245,7 +248,8 @@ def test_killed_build_resumes_to_the_same_result(data: Path, tmp_path: Path) -> 
     with pytest.raises(IndexError_, match="not complete|no index"):
         InterestIndex.open(target)
 
-    report = build_index(m, target, chunk_size=8)
+    with build_index(m, target, chunk_size=8) as index:
+        report = index.build_report
     assert report.n_cached >= n_done and report.n_encoded == len(rows) - report.n_cached
     assert _snapshot(target) == expected
 
@@ -259,7 +263,8 @@ def test_clips_with_a_repeated_id_are_reported_and_skipped(tmp_path: Path) -> No
         ("d", "Five-minute tomato pasta for busy weeknights", "food"),
         ("e", "Training ground drills before the derby", "sports"),
     ]]
-    report = build_index(clips, tmp_path / "index", audiences="labels")
+    with build_index(clips, tmp_path / "index", audiences="labels") as index:
+        report = index.build_report
     assert report.n_clips == 5
     assert [p["where"] for p in report.problems] == ["clip 3"]
     assert "'a' was already used (clip 1)" in report.problems[0]["message"]

@@ -229,7 +229,7 @@ def test_keywords_reranked_by_closeness_to_the_audience():
 
 @pytest.fixture(scope="module")
 def default_index():
-    from interestmap.index.core import ensure_default_index
+    from interestmap.index.default import ensure_default_index
 
     idx = ensure_default_index()
     yield idx

@@ -31,7 +31,8 @@ from test_api import HTTP_TIMEOUT, Server, _copy_index, _xtopic_clips
 from test_index import _cache_entries, _snapshot, _tweets, _write_manifest
 
 from interestmap.errors import IndexError_, MediaError
-from interestmap.index.core import InterestIndex, build_index
+from interestmap.index.build import build_index
+from interestmap.index.interest_index import InterestIndex
 from interestmap.media.decode import load_media
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
@@ -145,7 +146,7 @@ def server(data: Path, tmp_path_factory: pytest.TempPathFactory
            ) -> Iterator[tuple[str, Server, Path]]:
     """A server over a copy of a small real index; the original stays readable here."""
     tmp = tmp_path_factory.mktemp("reliability")
-    build_index(_xtopic_clips(data), tmp / "index", audiences="labels")
+    build_index(_xtopic_clips(data), tmp / "index", audiences="labels").close()
     s = Server(_copy_index(tmp / "index", tmp), log=tmp / "server.log")
     try:
         yield s.url, s, tmp / "index"
@@ -231,7 +232,7 @@ CHILD = textwrap.dedent("""
     import os, signal, sys
     import interestmap.index.manifest as im
     import interestmap.store.interface as st
-    from interestmap.index.core import build_index
+    from interestmap.index.build import build_index
 
     manifest, target, mode = sys.argv[1:4]
 
@@ -307,7 +308,7 @@ def test_build_killed_at_random_points_resumes_to_the_identical_index(
     rng = random.Random(seed)
     rows = [*_tweets(data, "en", 48), *_tweets(data, "es", 48)]  # captions: only text models
     m = _write_manifest(tmp_path / "corpus.jsonl", rows)
-    build_index(m, tmp_path / "straight", chunk_size=8)
+    build_index(m, tmp_path / "straight", chunk_size=8).close()
     expected = _snapshot(tmp_path / "straight")
     target = tmp_path / "killed"
 
@@ -328,7 +329,8 @@ def test_build_killed_at_random_points_resumes_to_the_identical_index(
             with pytest.raises(IndexError_, match="not complete|no index"):
                 InterestIndex.open(target)
     assert published, seed
-    report = build_index(m, target, chunk_size=8)
+    with build_index(m, target, chunk_size=8) as index:
+        report = index.build_report
     assert report.n_encoded == 0 and report.n_cached == len(rows)
     assert _snapshot(target) == expected, seed
     leftovers = [p.name for p in target.iterdir() if p.name.startswith(("data-", ".building-"))]

@@ -119,17 +119,21 @@ def test_an_index_of_an_older_text_encoder_refuses_new_queries_and_the_default_i
         tmp_path):
     from interestmap.encoders.pipeline import ClipEncoder
     from interestmap.errors import EncoderMismatchError
-    from interestmap.index.core import InterestIndex, atlas_clips, build_index, ensure_default_index
+    from interestmap.index.atlas import atlas_clips
+    from interestmap.index.build import build_index
+    from interestmap.index.default import ensure_default_index
+    from interestmap.index.interest_index import InterestIndex
 
     old = ClipEncoder(text_encoder="use-m3", ocr=False, asr=False)
-    build_index(atlas_clips()[:40], tmp_path / "old", encoder=old, audiences="labels")
+    build_index(atlas_clips()[:40], tmp_path / "old", encoder=old, audiences="labels").close()
     with InterestIndex.open(tmp_path / "old") as idx:
         assert idx.manifest["encoder_config"]["text"] == "use-m3"
         with pytest.raises(EncoderMismatchError, match="use-m3"):
             idx.check_encoder(ClipEncoder())
         idx.check_encoder(old)  # the index's own encoder still works
     # the embedded default index, built by an older interestmap, is rebuilt on open
-    build_index(atlas_clips()[:40], tmp_path / "default", encoder=old, audiences="labels")
+    build_index(atlas_clips()[:40], tmp_path / "default", encoder=old,
+                audiences="labels").close()
     with ensure_default_index(tmp_path / "default") as idx:
         assert idx.manifest["encoder_config"]["text"] == DEFAULT_TEXT_ENCODER
         assert idx.manifest["counts"]["clips"] == len(atlas_clips())

@@ -12,13 +12,16 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from interestmap.clip import EncodedClip
 from interestmap.signals.language import language_name
 from interestmap.topics.catalog import Topic, TopicScores, TopicSpace
+
+if TYPE_CHECKING:
+    from interestmap.analysis.analyze import Clarity, ModalityAgreement
 
 OPENING_S = 3.0
 """The opening a viewer decides in: the topic should be said within it."""
@@ -55,7 +58,8 @@ class Advice:
                 "detail": self.detail, "evidence": self.evidence}
 
 
-def advise(encoded: EncodedClip, scores: TopicScores, agreement: Any, clarity: Any = None,
+def advise(encoded: EncodedClip, scores: TopicScores, agreement: ModalityAgreement,
+           clarity: Clarity | None = None,
            space: TopicSpace | None = None) -> list[Advice]:
     """Every suggestion that applies to the clip, highest priority first."""
     top = scores.top
@@ -91,7 +95,7 @@ def _nothing_said(encoded: EncodedClip, top: Topic | None) -> list[Advice]:
                    {"missing": dict(encoded.missing)})]
 
 
-def _disagreeing(agreement: Any, top: Topic) -> list[Advice]:
+def _disagreeing(agreement: ModalityAgreement, top: Topic) -> list[Advice]:
     out = []
     for r in getattr(agreement, "blocks", []):
         if r.agrees:

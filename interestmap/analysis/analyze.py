@@ -19,12 +19,23 @@ import threading
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from interestmap.clip import Clip, EncodedClip
+from interestmap.errors import ConfigError
+from interestmap.index.results import AudienceMatch, ClipMatch, NearestResult
 from interestmap.topics.catalog import Topic, TopicScores, TopicSpace, load_topics
+
+if TYPE_CHECKING:
+    from interestmap.analysis.advice import Advice
+    from interestmap.analysis.whatif import Variant
+    from interestmap.encoders.fusion import FusionLayout
+    from interestmap.encoders.pipeline import ClipEncoder
+    from interestmap.index.interest_index import InterestIndex
+    from interestmap.topics.classify import TopicClassifier
 
 BLOCK_WORDS: dict[str, str] = {
     "caption": "caption", "ocr": "on-screen text", "speech": "speech",
@@ -62,22 +73,24 @@ def recognition_chance(p_top: float) -> float:
 
 
 # Topic spaces and classifiers of an index, built once per process -----------------------
-_spaces: weakref.WeakKeyDictionary[Any, dict[Any, TopicSpace]] = weakref.WeakKeyDictionary()
+_spaces: weakref.WeakKeyDictionary[InterestIndex, dict[Any, TopicSpace]] = (
+    weakref.WeakKeyDictionary())
 _spaces_lock = threading.Lock()
 
 
-def resolve_index(index: Any = None) -> Any:
+def resolve_index(index: InterestIndex | str | Path | None = None) -> InterestIndex:
     """``index`` itself, an index folder opened, or the embedded default for None."""
-    from interestmap.index.core import InterestIndex, ensure_default_index
+    from interestmap.index.default import ensure_default_index
+    from interestmap.index.interest_index import InterestIndex
 
     if index is None:
         return ensure_default_index()
-    if isinstance(index, str) or hasattr(index, "__fspath__"):
-        return InterestIndex.open(index)
+    if isinstance(index, str | Path) or hasattr(index, "__fspath__"):
+        return InterestIndex.open(index)  # type: ignore[arg-type]
     return index
 
 
-def topic_space(index: Any, topics: Sequence[Topic] | str | None = None) -> TopicSpace:
+def topic_space(index: InterestIndex, topics: Sequence[Topic] | str | None = None) -> TopicSpace:
     """The declared topics of ``index`` (or ``topics``: a list or a topics file) embedded
     with the index's encoders; cached per index."""
     if isinstance(topics, str) or hasattr(topics, "__fspath__"):
@@ -96,13 +109,14 @@ def topic_space(index: Any, topics: Sequence[Topic] | str | None = None) -> Topi
         return per_index[key]
 
 
-def index_classifier(index: Any, classifier: Any = "auto") -> Any:
+def index_classifier(index: InterestIndex, classifier: TopicClassifier | str | None = "auto"
+                     ) -> TopicClassifier | None:
     """The classifier to blend in: ``"auto"`` = the one saved with the index (or None)."""
     if classifier == "auto":
         from interestmap.topics.classify import load_index_classifier
 
         return load_index_classifier(index) if hasattr(index, "dir") else None
-    return classifier
+    return classifier  # type: ignore[return-value]
 
 
 # Results ---------------------------------------------------------------------------------
@@ -193,18 +207,60 @@ class Clarity:
 
 @dataclass
 class ClipAnalysis:
-    """Everything :func:`analyze` found about one clip."""
+    """Everything :func:`analyze` found about one clip.
+
+    ``clarity.score`` (0-100), ``audiences`` (the nearest, best first), ``topics``
+    (declared-topic scores), ``agreement`` (which blocks agree), ``advice``; and
+    :meth:`whatif` to try a change (another geo, language, caption, picture, sound).
+    """
 
     encoded: EncodedClip
     topics: TopicScores
-    audiences: dict[str, Any]
-    """``InterestIndex.nearest``: audiences (similarity, probability, attribution),
+    nearest: NearestResult
+    """:meth:`InterestIndex.nearest`: audiences (similarity, probability, attribution),
     nearest clips, and x, y on the map."""
     clarity: Clarity
     agreement: ModalityAgreement
-    advice: list[Any]
+    advice: list[Advice]
     index: str = ""
-    encoded_layout: Any = None
+    """The index folder it was read against."""
+    encoded_layout: FusionLayout | None = None
+    source_index: InterestIndex | None = field(default=None, repr=False, compare=False)
+    """The opened index it was read against (what :meth:`whatif` uses)."""
+
+    @property
+    def audiences(self) -> list[AudienceMatch]:
+        """The nearest audiences, best first."""
+        return self.nearest.audiences
+
+    @property
+    def nearest_clips(self) -> list[ClipMatch]:
+        """The most similar clips of the index, best first."""
+        return self.nearest.clips
+
+    def whatif(self, *, caption: str | None = None, language: str | None = None,
+               geo: str | None = None, media: str | Path | None = None,
+               frames: str | Path | None = None, audio: str | Path | None = None,
+               drop: str | Sequence[str] | None = None, k: int = 5) -> Variant:
+        """The clip with all the given changes at once, and how far it moved
+        (``.moved``), where it landed and why (see :func:`interestmap.analysis.whatif.whatif`).
+
+        ``caption`` new text ("" removes it); ``language`` a code; ``geo`` a place;
+        ``media`` a file replacing all the media; ``frames`` an image or video whose
+        pictures replace the clip's; ``audio`` a file whose sound replaces the clip's;
+        ``drop`` a block name or several (e.g. "visuals", "geo")."""
+        from interestmap.analysis.whatif import Edit, whatif
+
+        given = {"caption": caption, "language": language, "geo": geo, "media": media,
+                 "frames": frames, "audio": audio}
+        edits = [Edit(kind, str(value)) for kind, value in given.items() if value is not None]
+        drops = [drop] if isinstance(drop, str) else list(drop or ())
+        edits += [Edit("drop", d) for d in drops]
+        if not edits:
+            raise ConfigError("no change given: e.g. whatif(geo=\"Madrid\"), "
+                              "whatif(language=\"es\"), whatif(caption=\"...\")")
+        index = self.source_index if self.source_index is not None else self.index or None
+        return whatif(self, [edits], index, k=k).variants[0]
 
     def as_dict(self, k: int = 5) -> dict[str, Any]:
         """JSON-ready (what ``interestmap analyze --json`` prints)."""
@@ -222,16 +278,17 @@ class ClipAnalysis:
             "clarity": self.clarity.as_dict(),
             "topics": self.topics.as_dict(k),
             "modalities": self.agreement.as_dict(),
-            "audiences": self.audiences.get("audiences", []),
-            "nearest_clips": self.audiences.get("clips", []),
-            "map": {"x": self.audiences.get("x"), "y": self.audiences.get("y")},
+            "audiences": [a.as_dict() for a in self.nearest.audiences],
+            "nearest_clips": [c.as_dict() for c in self.nearest.clips],
+            "map": {"x": self.nearest.x, "y": self.nearest.y},
             "advice": [a.as_dict() for a in self.advice],
         }
 
 
 # Analysis ---------------------------------------------------------------------------------
-def analyze(clip: Clip | EncodedClip, index: Any = None, *,
-            topics: Sequence[Topic] | str | None = None, classifier: Any = "auto",
+def analyze(clip: Clip | EncodedClip, index: InterestIndex | str | Path | None = None, *,
+            topics: Sequence[Topic] | str | None = None,
+            classifier: TopicClassifier | str | None = "auto",
             k: int = 5, k_clips: int = 5, ocr: bool = True, asr: bool = True,
             max_advice: int = 6) -> ClipAnalysis:
     """Encode ``clip`` with the index's encoders (None: the embedded default index) and
@@ -247,7 +304,7 @@ def analyze(clip: Clip | EncodedClip, index: Any = None, *,
                            k_clips=k_clips, max_advice=max_advice)
 
 
-def encoder_for(index: Any, *, ocr: bool = True, asr: bool = True) -> Any:
+def encoder_for(index: InterestIndex, *, ocr: bool = True, asr: bool = True) -> ClipEncoder:
     """The index's ClipEncoder, or a twin with OCR / ASR switched off (same models)."""
     enc = index.encoder
     if enc.ocr == ocr and enc.asr == asr:
@@ -259,8 +316,9 @@ def encoder_for(index: Any, *, ocr: bool = True, asr: bool = True) -> Any:
                        max_frames=enc.max_frames, max_duration_s=enc.max_duration_s)
 
 
-def analyze_encoded(encoded: EncodedClip, index: Any = None, *,
-                    topics: Sequence[Topic] | str | None = None, classifier: Any = "auto",
+def analyze_encoded(encoded: EncodedClip, index: InterestIndex | str | Path | None = None, *,
+                    topics: Sequence[Topic] | str | None = None,
+                    classifier: TopicClassifier | str | None = "auto",
                     k: int = 5, k_clips: int = 5, max_advice: int = 6) -> ClipAnalysis:
     """Analyse an already encoded clip (see :func:`analyze`)."""
     from interestmap.analysis.advice import advise
@@ -275,13 +333,13 @@ def analyze_encoded(encoded: EncodedClip, index: Any = None, *,
     if np.any(encoded.fused):
         near = index.nearest(encoded.fused, k=k, k_clips=k_clips)
     else:
-        near = {"audiences": [], "clips": [], "x": None, "y": None}
+        near = NearestResult()
     agreement = modality_agreement(encoded, scores, near, space)
     clarity = topic_clarity(scores, agreement)
     advice = advise(encoded, scores, agreement, clarity, space)[:max_advice]
-    return ClipAnalysis(encoded=encoded, topics=scores, audiences=near, clarity=clarity,
+    return ClipAnalysis(encoded=encoded, topics=scores, nearest=near, clarity=clarity,
                         agreement=agreement, advice=advice, index=str(getattr(index, "dir", "")),
-                        encoded_layout=index.layout)
+                        encoded_layout=index.layout, source_index=index)
 
 
 MIN_TOPIC_WORDS: dict[str, int] = {"speech": 3, "ocr": 2}
@@ -300,13 +358,13 @@ def topic_blocks(encoded: EncodedClip) -> dict[str, Any]:
     return out
 
 
-def modality_agreement(encoded: EncodedClip, scores: TopicScores, near: dict[str, Any],
+def modality_agreement(encoded: EncodedClip, scores: TopicScores, near: NearestResult,
                        space: TopicSpace | None = None) -> ModalityAgreement:
     """Per content block: its own top topic, its support for the clip's top topic, its
     part of the match with the top topic and the top audience; who drives, who disagrees."""
     top_i = scores.top_index
-    aud = (near.get("audiences") or [None])[0]
-    aud_attr = dict(aud["attribution"]) if aud else {}
+    aud = near.audiences[0] if near.audiences else None
+    aud_attr = dict(aud.attribution) if aud else {}
     if top_i is None:
         return ModalityAgreement(None, [], 0.0, None, _driver(aud_attr), [],
                                  top_audience_attribution=aud_attr,

@@ -23,17 +23,19 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from interestmap.errors import ConfigError
+from interestmap.index.results import Audience
 
 DEFAULT_THIN = 0.05
 
 
-def compare_accounts(clips: Sequence[Mapping[str, Any]], audiences: Sequence[Any],
+def compare_accounts(clips: Sequence[Mapping[str, Any]],
+                     audiences: Sequence[Audience | Mapping[str, Any]],
                      accounts: Sequence[str], mine: str | None = None,
                      thin: float = DEFAULT_THIN) -> dict[str, Any]:
     """Compare ``accounts`` (and ``mine``, your own account) over the audiences.
 
     ``clips`` are clip payloads with ``account`` and ``audience``; ``audiences`` are
-    :class:`~interestmap.index.core.Audience` objects or dicts with ``id``, ``label`` and
+    :class:`~interestmap.index.results.Audience` objects or dicts with ``id``, ``label`` and
     ``size``. Returns a JSON-ready dict: ``accounts`` (each with clips, audiences covered,
     focus per audience, overlap with ``mine``), ``audiences`` (each with size and the
     chosen accounts' shares), ``open_audiences`` (covered by none of them), ``thin``.
@@ -101,7 +103,7 @@ def overlap(a: Mapping[int, float], b: Mapping[int, float]) -> float:
     return float(sum(min(v, b.get(k, 0.0)) for k, v in a.items()))
 
 
-def _aud(a: Any) -> dict[str, Any]:
+def _aud(a: Audience | Mapping[str, Any]) -> dict[str, Any]:
     if isinstance(a, Mapping):
         return {"id": int(a["id"]), "label": str(a.get("label", "")),
                 "size": int(a.get("size", 0))}

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -31,6 +31,10 @@ from interestmap.encoders.base import l2_normalize
 from interestmap.encoders.fusion import BLOCKS
 from interestmap.errors import ConfigError
 
+if TYPE_CHECKING:
+    from interestmap.encoders.fusion import Fuser
+    from interestmap.index.interest_index import InterestIndex
+
 
 @dataclass
 class Item:
@@ -45,7 +49,7 @@ class Item:
     """"index" or "file"."""
 
 
-def resolve_items(items: Sequence[str | Path | Clip | EncodedClip], index: Any, *,
+def resolve_items(items: Sequence[str | Path | Clip | EncodedClip], index: InterestIndex, *,
                   ocr: bool = True, asr: bool = True) -> list[Item]:
     """Clips as vectors: an id of the index, a media file, a Clip or an EncodedClip.
 
@@ -91,7 +95,7 @@ def resolve_items(items: Sequence[str | Path | Clip | EncodedClip], index: Any, 
     return [o for o in out if o is not None]
 
 
-def _known_ids(index: Any, keys: Sequence[str]) -> set[str]:
+def _known_ids(index: InterestIndex, keys: Sequence[str]) -> set[str]:
     try:
         found = index.store.get_clips(list(keys))
         return {str(p.get("id")) for p in found}
@@ -106,7 +110,7 @@ def _known_ids(index: Any, keys: Sequence[str]) -> set[str]:
         return known
 
 
-def centroid(items: Sequence[Item], fuser: Any) -> np.ndarray:
+def centroid(items: Sequence[Item], fuser: Fuser) -> np.ndarray:
     """Block-wise mean of the items' unit blocks, re-fused (missing blocks left out)."""
     blocks = {}
     for b in BLOCKS:
@@ -145,7 +149,7 @@ class MirrorReport:
         return {"portrait": self.portrait.as_dict(), "ranking": self.ranking}
 
 
-def portrait_of(engaged: Sequence[str | Path | Clip | EncodedClip], index: Any = None, *,
+def portrait_of(engaged: Sequence[str | Path | Clip | EncodedClip], index: InterestIndex | str | Path | None = None, *,
                 k: int = 5, ocr: bool = True, asr: bool = True) -> Portrait:
     """The interest portrait of the clips someone engaged with (ids of the index or files)."""
     index = resolve_index(index)
@@ -156,7 +160,7 @@ def portrait_of(engaged: Sequence[str | Path | Clip | EncodedClip], index: Any =
     return _portrait(items, index, k)
 
 
-def _portrait(items: Sequence[Item], index: Any, k: int) -> Portrait:
+def _portrait(items: Sequence[Item], index: InterestIndex, k: int) -> Portrait:
     fuser = index.fuser
     vector = centroid(items, fuser)
     F = np.stack([it.fused for it in items])  # noqa: N806 (a matrix)
@@ -181,7 +185,7 @@ def _portrait(items: Sequence[Item], index: Any, k: int) -> Portrait:
                     y=None if not np.isfinite(xy[1]) else float(xy[1]))
 
 
-def _audience_weights(F: np.ndarray, index: Any, k: int) -> list[dict[str, Any]]:  # noqa: N803
+def _audience_weights(F: np.ndarray, index: InterestIndex, k: int) -> list[dict[str, Any]]:  # noqa: N803
     """Audiences weighted by the engaged clips' mean membership probability (the index's
     clusterer), or by their share of nearest-audience similarity where no clip belongs."""
     auds = list(index.audiences)
@@ -213,7 +217,7 @@ def _audience_weights(F: np.ndarray, index: Any, k: int) -> list[dict[str, Any]]
 
 
 def rank_clips(portrait: Portrait, clips: Sequence[str | Path | Clip | EncodedClip],
-               index: Any = None, *, ocr: bool = True, asr: bool = True) -> list[dict[str, Any]]:
+               index: InterestIndex | str | Path | None = None, *, ocr: bool = True, asr: bool = True) -> list[dict[str, Any]]:
     """A creator's clips in the order the portrait would be shown them: similarity to the
     portrait, best first, with the blocks that earn it and each clip's top topic."""
     index = resolve_index(index)
@@ -224,7 +228,7 @@ def rank_clips(portrait: Portrait, clips: Sequence[str | Path | Clip | EncodedCl
 CONTEXT_BLOCKS: tuple[str, ...] = ("language", "geo")
 
 
-def feed_scores(F: np.ndarray, portrait: np.ndarray, fuser: Any  # noqa: N803
+def feed_scores(F: np.ndarray, portrait: np.ndarray, fuser: Fuser  # noqa: N803
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """``score = interest * reach`` of each row of ``F`` for a portrait vector.
 
@@ -255,7 +259,7 @@ def feed_scores(F: np.ndarray, portrait: np.ndarray, fuser: Any  # noqa: N803
     return interest * reach, interest, reach, parts
 
 
-def _rank(portrait: Portrait, items: Sequence[Item], index: Any) -> list[dict[str, Any]]:
+def _rank(portrait: Portrait, items: Sequence[Item], index: InterestIndex) -> list[dict[str, Any]]:
     if not items:
         return []
     F = np.stack([it.fused for it in items])  # noqa: N806
@@ -287,7 +291,7 @@ def _rank(portrait: Portrait, items: Sequence[Item], index: Any) -> list[dict[st
 
 
 def mirror(engaged: Sequence[str | Path | Clip | EncodedClip],
-           clips: Sequence[str | Path | Clip | EncodedClip] = (), index: Any = None, *,
+           clips: Sequence[str | Path | Clip | EncodedClip] = (), index: InterestIndex | str | Path | None = None, *,
            account: str | None = None, filters: Mapping[str, Any] | None = None, k: int = 5,
            ocr: bool = True, asr: bool = True) -> MirrorReport:
     """The portrait of ``engaged`` and the ranking of ``clips`` (plus, with ``account``,

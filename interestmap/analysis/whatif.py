@@ -19,7 +19,7 @@ import copy
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -31,9 +31,14 @@ from interestmap.analysis.analyze import (
     encoder_for,
     resolve_index,
 )
-from interestmap.clip import Clip, EncodedClip
+from interestmap.clip import Clip, EncodedClip, Signals
 from interestmap.encoders.fusion import BLOCKS
 from interestmap.errors import ConfigError
+
+if TYPE_CHECKING:
+    from interestmap.encoders.fusion import Fuser
+    from interestmap.encoders.pipeline import ClipEncoder
+    from interestmap.index.interest_index import InterestIndex
 
 EDIT_KINDS: tuple[str, ...] = ("caption", "language", "geo", "media", "frames", "audio", "drop")
 """``caption`` text; ``language`` code; ``geo`` place; ``media`` a file replacing all the
@@ -90,7 +95,8 @@ def drop_blocks(name: str) -> tuple[str, ...]:
 
 
 # Applying edits ----------------------------------------------------------------------------
-def apply_edits(encoded: EncodedClip, edits: Sequence[Edit], index: Any = None, *,
+def apply_edits(encoded: EncodedClip, edits: Sequence[Edit],
+                index: InterestIndex | str | Path | None = None, *,
                 ocr: bool = True, asr: bool = True) -> EncodedClip:
     """A copy of ``encoded`` with ``edits`` applied, re-encoding only what they change."""
     from interestmap.encoders.pipeline import _meaningful, caption_text
@@ -172,7 +178,8 @@ _SOUND_SIGNALS = ("transcript", "speech_segments", "speech_language", "speech_sh
                   "music_share", "silence_share", "loudness_dbfs")
 
 
-def _swap_media(e: Edit, enc: Any, clip: Clip, sig: Any, blocks: dict[str, Any],
+def _swap_media(e: Edit, enc: ClipEncoder, clip: Clip, sig: Signals,
+                blocks: dict[str, np.ndarray | None],
                 missing: dict[str, str], media_kind: str, *, ocr: bool,
                 asr: bool) -> tuple[str, bool | None]:
     """Encode the new file and take the picture side, the sound side, or both from it.
@@ -223,7 +230,7 @@ def _swap_media(e: Edit, enc: Any, clip: Clip, sig: Any, blocks: dict[str, Any],
 
 
 # Measuring the move -------------------------------------------------------------------------
-def distance_by_block(a: np.ndarray, b: np.ndarray, fuser: Any) -> dict[str, float]:
+def distance_by_block(a: np.ndarray, b: np.ndarray, fuser: Fuser) -> dict[str, float]:
     """Each block's exact part of ``1 - cos(a, b)`` between two fused vectors.
 
     With ``W`` the total weight of the blocks present, ``1 - a.b`` equals the sum over
@@ -247,6 +254,27 @@ def distance_by_block(a: np.ndarray, b: np.ndarray, fuser: Any) -> dict[str, flo
 
 
 @dataclass
+class AudienceMove:
+    """How one audience's match with the clip changed with an edit."""
+
+    id: int
+    label: str
+    similarity_before: float
+    similarity_after: float
+    change: float
+    """``similarity_after - similarity_before``."""
+    rank_before: int
+    """Its rank among the audiences before the edit (1 = the nearest)."""
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready (an item of a variant's ``audiences`` in ``POST /v1/whatif``)."""
+        return {"id": self.id, "label": self.label,
+                "similarity_before": self.similarity_before,
+                "similarity_after": self.similarity_after, "change": self.change,
+                "rank_before": self.rank_before}
+
+
+@dataclass
 class Variant:
     """One edited version of the clip and how it compares with the original."""
 
@@ -260,7 +288,7 @@ class Variant:
     map_distance: float | None
     top_topic_before: dict[str, Any] | None
     top_topic_after: dict[str, Any] | None
-    audiences: list[dict[str, Any]]
+    audiences: list[AudienceMove]
     """The top audiences after the edit: similarity before and after, and the change."""
     attribution_delta: dict[str, Any]
     """Per block, the change of its part in the similarity to the original top audience
@@ -270,7 +298,14 @@ class Variant:
     summary: str = ""
 
     @property
+    def moved(self) -> float:
+        """How far the edit moved the clip: ``1 - cosine`` in the interest space (0 = not
+        at all); :attr:`distance_by_block` splits it by block."""
+        return self.fused_distance
+
+    @property
     def topic_kept(self) -> bool:
+        """True when the edited clip has the same top declared topic."""
         return bool(self.top_topic_before and self.top_topic_after and
                     self.top_topic_before["id"] == self.top_topic_after["id"])
 
@@ -285,7 +320,7 @@ class Variant:
             "top_topic": {"before": self.top_topic_before, "after": self.top_topic_after,
                           "kept": self.topic_kept},
             "topics": self.analysis.topics.ranking(5),
-            "audiences": self.audiences,
+            "audiences": [a.as_dict() for a in self.audiences],
             "attribution_delta": self.attribution_delta,
             "clarity": {"before": self.clarity_before, "after": self.clarity_after},
             "analysis": self.analysis.as_dict(),
@@ -305,8 +340,8 @@ class WhatIfReport:
 
 
 def whatif(clip: Clip | EncodedClip | ClipAnalysis, edits: Sequence[Edit | Sequence[Edit]],
-           index: Any = None, *, combine: bool = False, k: int = 5, ocr: bool = True,
-           asr: bool = True) -> WhatIfReport:
+           index: InterestIndex | str | Path | None = None, *, combine: bool = False,
+           k: int = 5, ocr: bool = True, asr: bool = True) -> WhatIfReport:
     """Apply each edit to ``clip`` (each a separate variant; a list of edits is one
     variant; ``combine=True`` makes all the edits one variant) and measure the moves."""
     index = resolve_index(index)
@@ -331,14 +366,14 @@ def whatif(clip: Clip | EncodedClip | ClipAnalysis, edits: Sequence[Edit | Seque
 
 
 def compare(before: ClipAnalysis, after: ClipAnalysis, edits: Sequence[Edit],
-            index: Any) -> Variant:
+            index: InterestIndex) -> Variant:
     """How ``after`` (an edited clip) differs from ``before``."""
     f0, f1 = before.encoded.fused, after.encoded.fused
     fused_distance = float(1.0 - np.clip(f0 @ f1, -1.0, 1.0)) if np.any(f0) and np.any(f1) \
         else 1.0
     parts = distance_by_block(f0, f1, index.fuser) if np.any(f0) and np.any(f1) else {}
-    x0, y0 = before.audiences.get("x"), before.audiences.get("y")
-    x1, y1 = after.audiences.get("x"), after.audiences.get("y")
+    x0, y0 = before.nearest.x, before.nearest.y
+    x1, y1 = after.nearest.x, after.nearest.y
     map_distance = (float(np.hypot(x1 - x0, y1 - y0))
                     if None not in (x0, y0, x1, y1) else None)
     audiences, delta = _audience_moves(f0, f1, before, after, index)
@@ -354,19 +389,20 @@ def compare(before: ClipAnalysis, after: ClipAnalysis, edits: Sequence[Edit],
 
 
 def _audience_moves(f0: np.ndarray, f1: np.ndarray, before: ClipAnalysis,
-                    after: ClipAnalysis, index: Any) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+                    after: ClipAnalysis, index: InterestIndex
+                    ) -> tuple[list[AudienceMove], dict[str, Any]]:
     auds = list(getattr(index, "audiences", []) or [])
     if not auds or not np.any(f0) or not np.any(f1):
         return [], {}
     cents = np.stack([a.centroid for a in auds])
     attr = index.fuser.attribution(np.stack([f0, f1]), cents)  # (2, A, blocks)
     sims = attr.sum(-1)
-    order = np.argsort(-sims[1])[:len(after.audiences.get("audiences", [])) or 5]
-    rows = [{"id": auds[j].id, "label": auds[j].label,
-             "similarity_before": round(float(sims[0, j]), 4),
-             "similarity_after": round(float(sims[1, j]), 4),
-             "change": round(float(sims[1, j] - sims[0, j]), 4),
-             "rank_before": int(np.sum(sims[0] > sims[0, j])) + 1} for j in order]
+    order = np.argsort(-sims[1])[:len(after.audiences) or 5]
+    rows = [AudienceMove(id=auds[j].id, label=auds[j].label,
+                         similarity_before=round(float(sims[0, j]), 4),
+                         similarity_after=round(float(sims[1, j]), 4),
+                         change=round(float(sims[1, j] - sims[0, j]), 4),
+                         rank_before=int(np.sum(sims[0] > sims[0, j])) + 1) for j in order]
     j0, j1 = int(np.argmax(sims[0])), int(np.argmax(sims[1]))
 
     def delta(j: int) -> dict[str, Any]:

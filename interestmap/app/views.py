@@ -53,7 +53,7 @@ TRY_THIS = ("**Try this:** hover the map to read clips · drag the lasso (toolba
 # Indexes ---------------------------------------------------------------------------------
 def default_dir() -> Path:
     """Folder of the embedded default index."""
-    from interestmap.index.core import DEFAULT_INDEX_NAME, indexes_root
+    from interestmap.index.default import DEFAULT_INDEX_NAME, indexes_root
 
     return indexes_root() / DEFAULT_INDEX_NAME
 
@@ -70,7 +70,7 @@ def remember_index(index_dir: str | Path) -> str:
 def index_choices() -> list[tuple[str, str]]:
     """``(label, choice)`` of every index: the default first, then the built indexes
     under the indexes root (and any opened with ``--index``), by name."""
-    from interestmap.index.core import indexes_root
+    from interestmap.index.default import indexes_root
     from interestmap.index.manifest import MANIFEST_NAME
 
     out = [("Topic atlas (built in)", DEFAULT_CHOICE)]
@@ -97,9 +97,10 @@ def _index_label(d: Path) -> str:
 
 
 def get_index(choice: str | None, progress: Progress | None = None) -> Any:
-    """The opened :class:`~interestmap.index.core.InterestIndex` of a choice (cached; reopened
+    """The opened :class:`~interestmap.index.interest_index.InterestIndex` of a choice (cached; reopened
     when the index was rebuilt). The default index is built on first use."""
-    from interestmap.index.core import InterestIndex, ensure_default_index
+    from interestmap.index.default import ensure_default_index
+    from interestmap.index.interest_index import InterestIndex
     from interestmap.index.manifest import read_manifest
 
     choice = (choice or DEFAULT_CHOICE).strip()
@@ -134,7 +135,7 @@ def get_index(choice: str | None, progress: Progress | None = None) -> Any:
 def open_for_serving(index_dir: str | Path | None, qdrant_url: str | None = None,
                      progress: Progress | None = None) -> Any:
     """The index a server serves, opened once and shared with the app's views."""
-    from interestmap.index.core import InterestIndex
+    from interestmap.index.interest_index import InterestIndex
 
     if qdrant_url is None:
         return get_index(str(index_dir) if index_dir else DEFAULT_CHOICE, progress=progress)
@@ -508,9 +509,9 @@ def search_view(choice: str | None, query: str | None, k: int = 10) -> dict[str,
     idx = get_index(choice)
     enc = encoder_for(idx, ocr=False, asr=False).encode(Clip(caption=q, id="search"))
     xy = idx.place(enc.fused)[0]
-    hits = idx.nearest_clips(enc.fused, k=k)
+    hits = [h.as_dict() for h in idx.nearest_clips(enc.fused, k=k)]
     names = audience_labels(idx)
-    near = idx.nearest(enc, k=1, k_clips=0).get("audiences", [])
+    near = idx.nearest(enc, k=1, k_clips=0).as_dict()["audiences"]
     out = {"query": q, "x": None if np.isnan(xy[0]) else float(xy[0]),
            "y": None if np.isnan(xy[1]) else float(xy[1]),
            "audience": near[0]["label"] if near else None,
@@ -764,7 +765,8 @@ def build_map(name: str, folder: str | None = None, manifest: str | None = None,
     """Build (or update) the index ``name`` under the indexes root from a folder path on
     this computer or an uploaded manifest. Returns a Markdown report and the new index's
     choice."""
-    from interestmap.index.core import build_index, indexes_root
+    from interestmap.index.build import build_index
+    from interestmap.index.default import indexes_root
 
     name = (name or "").strip()
     if not _NAME_OK.match(name) or name == DEFAULT_CHOICE:
@@ -778,7 +780,8 @@ def build_map(name: str, folder: str | None = None, manifest: str | None = None,
     if folder and not source.exists():
         raise ConfigError(f"there is no folder {folder} on this computer: check the path")
     target = indexes_root() / name
-    rep = build_index(source, target, progress=_build_steps(progress))
+    with build_index(source, target, progress=_build_steps(progress)) as built:
+        rep = built.build_report
     choice = str(target.resolve())
     get_index(choice)  # open it now, so the first look is quick
     lines = [f"### Map **{_md(name)}** is ready",
@@ -894,7 +897,7 @@ def check_clip_view(choice: str | None, files: Sequence[str] | str | None, capti
     say(0.8, desc="Comparing it with the map")
     res = analyze_encoded(encoded, idx)
     say(1.0, desc="Done")
-    near = res.audiences
+    near = res.nearest.as_dict()
     marker = ([plots.Marker(float(near["x"]), float(near["y"]), "Your clip")]
               if near.get("x") is not None and near.get("y") is not None else [])
     rows = _frame(idx)
@@ -956,7 +959,7 @@ def audiences_markdown(res: Any) -> str:
     """The nearest audiences, how close, what drives each match; the nearest clips."""
     from interestmap.analysis.analyze import BLOCK_WORDS
 
-    auds = res.audiences.get("audiences", [])
+    auds = res.nearest.as_dict()["audiences"]
     if not auds:
         return "### Nearest audiences\n\nThis map has no audiences to compare with."
     lines = ["### Nearest audiences", "", "| audience | match | belongs | mostly because of |",
@@ -970,7 +973,7 @@ def audiences_markdown(res: Any) -> str:
     lines += ["", "<small>*match*: how alike the clip and the audience's clips are (1 = the "
                   "same); *belongs*: how likely the clip counts as one of the audience's "
                   "own.</small>"]
-    clips = res.audiences.get("clips", [])
+    clips = res.nearest.as_dict()["clips"]
     if clips:
         lines += ["", "**Most similar clips on the map:**", ""]
         lines += [f"- {_md(plots.short(str(c.get('caption') or '(no caption)'), 120))} — "
@@ -1111,7 +1114,7 @@ def _topic_probs(analysis: Any) -> dict[str, float]:
 
 def _whatif_map(idx: Any, rep: Any, names: Sequence[str]) -> Any:
     rows = _frame(idx)
-    x0, y0 = rep.original.audiences.get("x"), rep.original.audiences.get("y")
+    x0, y0 = rep.original.nearest.x, rep.original.nearest.y
     markers, moves = [], []
     if x0 is not None and y0 is not None:
         markers.append(plots.Marker(float(x0), float(y0), "Your clip"))
@@ -1140,7 +1143,7 @@ def _whatif_audience_bars(rep: Any, names: Sequence[str]) -> Any:
     series: dict[str, dict[str, float]] = {}
     for v, name in zip(rep.variants, names, strict=True):
         series[name] = {}
-        for a in v.audiences:
+        for a in (m.as_dict() for m in v.audiences):
             before[a["label"]] = a["similarity_before"]
             series[name][a["label"]] = a["similarity_after"]
     return plots.shift_bars({"before": before, **series},
@@ -1194,11 +1197,11 @@ def _whatif_markdown(rep: Any, names: Sequence[str], extent: float = 1.0) -> str
             lines.append("- Stays at the same place on the map: the map shows what clips are "
                          "about, and this change affects *who* sees it, not what it is about.")
         if v.audiences:
-            a = v.audiences[0]
+            a = v.audiences[0].as_dict()
             was = (f"was #{a['rank_before']}" if a["rank_before"] != 1 else "was also first")
             lines.append(f"- Nearest audience: **{_md(a['label'])}** ({was}); match "
                          f"{a['similarity_before']:.2f} → {a['similarity_after']:.2f}.")
-            gains = sorted(v.audiences, key=lambda r: -r["change"])
+            gains = sorted((r.as_dict() for r in v.audiences), key=lambda r: -r["change"])
             up = [r for r in gains if r["change"] > 0.005][:2]
             down = [r for r in gains[::-1] if r["change"] < -0.005][:2]
             if up:

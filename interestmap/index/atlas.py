@@ -24,10 +24,13 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from interestmap.clip import Clip
 from interestmap.errors import ConfigError
+
+if TYPE_CHECKING:
+    from interestmap.topics.catalog import Topic
 
 ATLAS_DATA_ENV = "INTERESTMAP_ATLAS_DATA"
 """Environment setting: a folder of real posts to add to the built-in atlas."""
@@ -118,7 +121,7 @@ def atlas_clips(topics: str | Path | None = None, data: str | Path | None = None
     return clips
 
 
-def xtopic_posts(data: str | Path, topic_list: Sequence[Any]
+def xtopic_posts(data: str | Path, topic_list: Sequence[Topic]
                  ) -> list[tuple[str, str, dict[str, Any]]]:
     """``(atlas topic id, language, tweet)`` for X-Topic tweets with one topic label that
     maps to an atlas topic; where several atlas topics share that label, the one whose
@@ -129,7 +132,7 @@ def xtopic_posts(data: str | Path, topic_list: Sequence[Any]
     if not root.is_dir():
         raise ConfigError(f"no X-Topic posts under {str(Path(data))!r} (expected "
                           "xtopic/<lang>/<lang>_1000.jsonl)")
-    by_label: dict[str, list[Any]] = {}
+    by_label: dict[str, list[Topic]] = {}
     for t in topic_list:
         for lab in t.xtopic:
             by_label.setdefault(lab.lower(), []).append(t)

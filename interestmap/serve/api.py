@@ -55,7 +55,8 @@ def create_app(index: Any | None = None, index_dir: Path | None = None, *,
     (default: :func:`~interestmap.serve.service.default_concurrency`). ``warm_up`` loads
     the models at start-up.
     """
-    from interestmap.index.core import InterestIndex, ensure_default_index
+    from interestmap.index.default import ensure_default_index
+    from interestmap.index.interest_index import InterestIndex
 
     if max_upload_mb <= 0:
         from interestmap.errors import ConfigError

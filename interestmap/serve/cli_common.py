@@ -62,7 +62,8 @@ def print_json(obj: Any) -> None:
 
 
 def open_index(args: argparse.Namespace) -> Any:
-    from interestmap.index.core import InterestIndex, ensure_default_index
+    from interestmap.index.default import ensure_default_index
+    from interestmap.index.interest_index import InterestIndex
 
     if getattr(args, "index", None):
         return InterestIndex.open(args.index, qdrant_url=getattr(args, "qdrant_url", None))

@@ -112,13 +112,14 @@ def build_summary(report: Any) -> str:
 
 
 def cmd_index(args: argparse.Namespace) -> int:
-    from interestmap.index.core import build_index
+    from interestmap.index.build import build_index
 
     if args.index_command == "build":
-        report = build_index(args.source, args.index, qdrant_url=args.qdrant_url,
-                             topics=args.topics, min_cluster_size=args.min_cluster_size,
-                             progress=None if args.quiet else _cli_progress(),
-                             executor=args.executor, ray_address=args.ray_address)
+        with build_index(args.source, args.index, qdrant_url=args.qdrant_url,
+                         topics=args.topics, min_cluster_size=args.min_cluster_size,
+                         progress=None if args.quiet else _cli_progress(),
+                         executor=args.executor, ray_address=args.ray_address) as built:
+            report = built.build_report
         for p in report.problems:
             print(f"skipped {p['where']}: {p['message']}", file=sys.stderr)
         if not args.quiet:
@@ -186,7 +187,7 @@ def cmd_nearest(args: argparse.Namespace) -> int:
         encoder = idx.encoder
         encoder.ocr, encoder.asr = not args.no_ocr, not args.no_asr
         encoded = encoder.encode(clip)
-        res = idx.nearest(encoded, k=args.k, k_clips=args.k_clips)
+        res = idx.nearest(encoded, k=args.k, k_clips=args.k_clips).as_dict()
     if args.json:
         print_json(res)
     else:

@@ -141,7 +141,7 @@ class Service:
     def _nearest(self, query: Any, k: int, k_clips: int, filters: dict[str, Any] | None
                  ) -> dict[str, Any]:
         """``index.nearest`` as the answer's dict: the one place its result is read."""
-        return self.index.nearest(query, k=k, k_clips=k_clips, filters=filters)
+        return self.index.nearest(query, k=k, k_clips=k_clips, filters=filters).as_dict()
 
     async def nearest_by_vector(self, values: list[float], k: int, k_clips: int,
                                 filters: dict[str, Any] | None) -> dict[str, Any]:
