@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from interestmap import __version__
+from interestmap._io import atomic_writer
 from interestmap.clip import Clip, EncodedClip
 from interestmap.corpus.executors import (
     Executor,
@@ -379,9 +380,8 @@ def _zero_if_none(v: np.ndarray | None, dim: int) -> np.ndarray:
 def _dump(obj: Any, path: Path) -> None:
     import joblib
 
-    tmp = path.with_name(path.name + ".tmp")
-    joblib.dump(obj, tmp)
-    os.replace(tmp, path)
+    with atomic_writer(path) as fh:
+        joblib.dump(obj, fh)
 
 
 # Opening and querying --------------------------------------------------------------------

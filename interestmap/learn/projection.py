@@ -24,7 +24,6 @@ the rest is placed the same way.
 from __future__ import annotations
 
 import os
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
@@ -300,20 +299,16 @@ class MapProjector(TransformerMixin, BaseEstimator):
 
     # persistence --------------------------------------------------------------------
     def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write the fitted projector to ``path`` atomically (temp file, then rename)."""
+        """Write the fitted projector to ``path`` atomically (temp file, fsync, rename)."""
         self._check_fitted()
         import joblib
 
+        from interestmap._io import atomic_writer
+
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        os.close(fd)
-        try:
-            joblib.dump({"format": _FORMAT, "projector": self}, tmp)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        with atomic_writer(path) as fh:
+            joblib.dump({"format": _FORMAT, "projector": self}, fh)
         return path
 
     @classmethod

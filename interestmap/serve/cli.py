@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -63,10 +62,10 @@ def cmd_encode(args: argparse.Namespace) -> int:
     encoder = ClipEncoder(ocr=not args.no_ocr, asr=not args.no_asr)
     encoded = encoder.encode(clip)
     if args.out:
-        out = Path(args.out)
-        tmp = out.with_name(out.name + ".tmp.npy")
-        np.save(tmp, encoded.fused)
-        os.replace(tmp, out)
+        from interestmap._io import atomic_writer
+
+        with atomic_writer(args.out) as fh:
+            np.save(fh, encoded.fused)
     summary = describe(encoded, encoder.layout)
     if args.json:
         _print_json(summary)

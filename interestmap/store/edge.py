@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from interestmap._io import atomic_write_json
 from interestmap.errors import IndexBusyError, IndexError_, MissingDependencyError
 from interestmap.store.interface import Cond, Conditions, Record, StoreSettings
 
@@ -121,7 +122,7 @@ class EdgeBackend:
             shard = e.EdgeShard.create(str(self._dir(name)), config)
             shard.flush()
             self._shards[name] = shard
-            _atomic_json(self.folder / f"{name}{_META_SUFFIX}",
+            atomic_write_json(self.folder / f"{name}{_META_SUFFIX}",
                          {"vectors": {k: int(v) for k, v in vectors.items()},
                           "meta": dict(meta), "big": big})
 
@@ -329,12 +330,3 @@ def _cond(e: Any, c: Cond) -> Any:
     if c.kind == "ids":
         return e.HasIdCondition(set(c.values))
     raise ValueError(f"unknown condition {c.kind!r}")
-
-
-def _atomic_json(path: Path, data: Mapping[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(data, f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)

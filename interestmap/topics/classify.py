@@ -13,7 +13,6 @@ result per line, in bounded memory: what ``interestmap classify`` runs.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -406,18 +405,16 @@ class TopicClassifier:
         return state
 
     def save(self, path: str | Path) -> Path:
-        """Write the classifier to ``path`` atomically (temp file + rename)."""
+        """Write the classifier to ``path`` atomically (temp file, fsync, rename)."""
         import joblib
+
+        from interestmap._io import atomic_writer
 
         self._check_fitted()
         p = Path(path).expanduser()
         p.parent.mkdir(parents=True, exist_ok=True)
-        tmp = p.with_name(f".{p.name}.{os.getpid()}.tmp")
-        try:
-            joblib.dump({"format": _FORMAT, "classifier": self}, tmp)
-            os.replace(tmp, p)
-        finally:
-            tmp.unlink(missing_ok=True)
+        with atomic_writer(p) as fh:
+            joblib.dump({"format": _FORMAT, "classifier": self}, fh)
         return p
 
     @classmethod
