@@ -32,6 +32,7 @@ import numba
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
+from interestmap.encoders.base import l2_normalize
 from interestmap.errors import ConfigError, IndexError_
 
 _FORMAT = "interestmap.MapProjector/1"
@@ -52,8 +53,7 @@ def _unit_rows(X: Any, name: str = "X") -> np.ndarray:
         raise ConfigError(f"{name} must be a 2-D matrix (n_clips, n_dims), got shape {arr.shape}")
     if not np.all(np.isfinite(arr)):
         raise ConfigError(f"{name} contains NaN or infinite values; re-encode those clips")
-    norm = np.linalg.norm(arr, axis=1, keepdims=True)
-    return np.ascontiguousarray(np.divide(arr, norm, out=np.zeros_like(arr), where=norm > 0))
+    return np.ascontiguousarray(l2_normalize(arr))
 
 
 def _check_int(name: str, value: Any, low: int) -> int:

@@ -51,6 +51,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from interestmap.encoders.base import l2_normalize
 from interestmap.encoders.fusion import BLOCKS, FusionLayout
 from interestmap.errors import ConfigError, EncoderMismatchError, IndexError_, InterestmapError
 
@@ -430,10 +431,11 @@ class IndexStore:
             raise ConfigError(f"{n} ids but {len(payloads)} payloads")
         _check_unique(ids)
         norms = np.linalg.norm(fused, axis=1)
+        unit = l2_normalize(fused)
         points = []
         for i, cid in enumerate(ids):
             usable = bool(np.isfinite(norms[i]) and norms[i] > 0)
-            vectors = {FUSED: (fused[i] / norms[i]).astype(np.float32)} if usable else {}
+            vectors = {FUSED: unit[i]} if usable else {}
             present = [b for j, b in enumerate(BLOCKS) if have[i, j]] if usable else []
             payload = _clip_payload_fields(payloads[i], cid)
             payload["blocks"] = present
@@ -519,7 +521,7 @@ class IndexStore:
             raise ConfigError("the query vector is empty (all zeros or not finite): give a "
                               "clip with some content")
         q = np.zeros(self._vector_dims(CLIPS)[FUSED], dtype=np.float32)
-        q[sl] = _unit(q_block)
+        q[sl] = l2_normalize(q_block)
         base = dict(filters or {})
         base["has_block"] = sorted({*_as_list(base.get("has_block")), block})
         flt = parse_filters(base)
@@ -531,7 +533,7 @@ class IndexStore:
             for r in self._do(self._backend.search, self.name(CLIPS), FUSED, q, k, group,
                               with_vector=True):
                 part = r.vectors[FUSED][sl]
-                score = float(part @ q[sl] / max(float(np.linalg.norm(part)), 1e-12))
+                score = float(l2_normalize(part) @ q[sl])
                 hits.append({"id": r.payload.get("id"), "score": score, "payload": r.payload})
         hits.sort(key=lambda h: -h["score"])
         return hits[:k]
@@ -565,7 +567,7 @@ class IndexStore:
             hit = {"id": r.payload.get("id"), "score": float(r.score or 0.0),
                    "payload": r.payload}
             if with_vector:
-                hit[using] = _unit(r.vectors[using])
+                hit[using] = l2_normalize(r.vectors[using])
             out.append(hit)
         return out
 
@@ -588,10 +590,7 @@ class IndexStore:
     def _split(self, fused: np.ndarray) -> dict[str, np.ndarray]:
         out = {}
         for b, sl in self.block_slices().items():
-            part = fused[:, sl]
-            norm = np.linalg.norm(part, axis=1, keepdims=True)
-            out[b] = np.where(norm > 1e-6, part / np.maximum(norm, 1e-12), 0.0
-                              ).astype(np.float32)
+            out[b] = l2_normalize(fused[:, sl], eps=1e-6)
         return out
 
     def get_clips(self, ids: Sequence[str]) -> list[dict[str, Any]]:
@@ -653,7 +652,7 @@ class IndexStore:
         if len(payloads) != len(ids):
             raise ConfigError(f"{len(ids)} ids but {len(payloads)} payloads")
         _check_unique([str(i) for i in ids])
-        points = [(point_id(kind, i), {vname: _unit(mat[r])} if _usable(mat[r]) else {},
+        points = [(point_id(kind, i), {vname: l2_normalize(mat[r])} if _usable(mat[r]) else {},
                    {**to_jsonable(dict(payloads[r])), "id": i}) for r, i in enumerate(ids)]
         with self._writing(coll):
             if replace:
@@ -869,10 +868,6 @@ def _as_matrix(x: Any, n: int, dim: int, what: str) -> np.ndarray:
 
 def _usable(v: np.ndarray) -> bool:
     return bool(np.all(np.isfinite(v)) and np.any(v != 0))
-
-
-def _unit(v: np.ndarray) -> np.ndarray:
-    return (v / np.linalg.norm(v)).astype(np.float32)
 
 
 def _check_unique(ids: list[str]) -> None:

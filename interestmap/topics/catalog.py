@@ -19,7 +19,9 @@ from typing import Any
 
 import numpy as np
 import yaml
+from scipy.special import softmax
 
+from interestmap.encoders.base import l2_normalize
 from interestmap.errors import ConfigError
 
 # =====================================================================================
@@ -360,12 +362,6 @@ def _cached(kind: str, topics: Sequence[Topic], encoder: Any, build: Any) -> np.
         return _vectors[key]
 
 
-def _unit(x: np.ndarray) -> np.ndarray:
-    from interestmap.encoders.base import l2_normalize
-
-    return l2_normalize(x)
-
-
 def _phrase_means(kind: str, topics: Sequence[Topic], encoder: Any,
                   phrases_of: Callable[[Topic], list[str]],
                   encode: Callable[[list[str]], np.ndarray]) -> np.ndarray:
@@ -381,7 +377,7 @@ def _phrase_means(kind: str, topics: Sequence[Topic], encoder: Any,
 def _mean_per_topic(vecs: np.ndarray, counts: Sequence[int]) -> np.ndarray:
     out, start = [], 0
     for n in counts:
-        out.append(_unit(vecs[start:start + n].mean(axis=0)))
+        out.append(l2_normalize(vecs[start:start + n].mean(axis=0)))
         start += n
     return np.stack(out) if out else np.zeros((0, vecs.shape[1]), dtype=np.float32)
 
@@ -396,14 +392,14 @@ def embed_topics(topics: Sequence[Topic], text_encoder: Any, *,
         flat = [p for ps in phrasings for p in ps]
         examples = [e for t in topics for e in t.examples]
         vecs = text_encoder.encode(flat + examples)
-        out = _mean_per_topic(_unit(vecs[:len(flat)]), [len(ps) for ps in phrasings]).copy()
+        out = _mean_per_topic(l2_normalize(vecs[:len(flat)]), [len(ps) for ps in phrasings]).copy()
         start = len(flat)
         for k, t in enumerate(topics):
             n = len(t.examples)
             if n:
-                out[k] = out[k] + examples_weight * _unit(vecs[start:start + n].mean(axis=0))
+                out[k] = out[k] + examples_weight * l2_normalize(vecs[start:start + n].mean(axis=0))
             start += n
-        return _unit(out)
+        return l2_normalize(out)
 
     if examples_weight != EXAMPLES_WEIGHT:
         return build()
@@ -436,18 +432,6 @@ def embed_topic_sounds(topics: Sequence[Topic], audio_encoder: Any) -> np.ndarra
 
 
 # Calibration ---------------------------------------------------------------------------
-def log_softmax(logits: np.ndarray) -> np.ndarray:
-    """Row-wise log-softmax, numerically stable."""
-    z = np.asarray(logits, dtype=np.float64)
-    z = z - z.max(axis=-1, keepdims=True)
-    return z - np.log(np.exp(z).sum(axis=-1, keepdims=True))
-
-
-def softmax(logits: np.ndarray) -> np.ndarray:
-    """Row-wise softmax."""
-    return np.exp(log_softmax(logits))
-
-
 def fit_temperature(cosines: np.ndarray, gold: np.ndarray) -> float:
     """The softmax temperature that best predicts ``gold`` from ``cosines``.
 
@@ -456,6 +440,7 @@ def fit_temperature(cosines: np.ndarray, gold: np.ndarray) -> float:
     probability given to the right topics together.
     """
     from scipy.optimize import minimize_scalar
+    from scipy.special import log_softmax, logsumexp
 
     cos = np.asarray(cosines, dtype=np.float64)
     gold = np.asarray(gold, dtype=bool)
@@ -465,10 +450,8 @@ def fit_temperature(cosines: np.ndarray, gold: np.ndarray) -> float:
     cos, gold = cos[keep], gold[keep]
 
     def nll(log_t: float) -> float:
-        lp = log_softmax(cos / np.exp(log_t))
-        right = np.where(gold, lp, -np.inf)
-        m = right.max(axis=1, keepdims=True)
-        return float(-(m[:, 0] + np.log(np.exp(right - m).sum(axis=1))).mean())
+        lp = log_softmax(cos / np.exp(log_t), axis=1)
+        return float(-logsumexp(np.where(gold, lp, -np.inf), axis=1).mean())
 
     res = minimize_scalar(nll, bounds=(np.log(1e-3), np.log(2.0)), method="bounded")
     return float(np.exp(res.x))
@@ -482,18 +465,18 @@ def atlas_temperature(topics: Sequence[Topic], text_encoder: Any) -> float:
     sharper than a fit on real posts; see :data:`ATLAS_OVERCONFIDENCE`.
     """
     phrasings = [topic_phrasings(t) for t in topics]
-    prompts = _mean_per_topic(_unit(text_encoder.encode([p for ps in phrasings for p in ps])),
+    prompts = _mean_per_topic(l2_normalize(text_encoder.encode([p for ps in phrasings for p in ps])),
                               [len(ps) for ps in phrasings])
     full = embed_topics(topics, text_encoder)
     cos_rows, gold_rows = [], []
     for k, t in enumerate(topics):
         if len(t.examples) < 2:
             continue
-        ex = _unit(text_encoder.encode(list(t.examples)))
+        ex = l2_normalize(text_encoder.encode(list(t.examples)))
         for j in range(len(ex)):
             rest = np.delete(ex, j, axis=0).mean(axis=0)
             vecs = full.copy()
-            vecs[k] = _unit(prompts[k] + EXAMPLES_WEIGHT * _unit(rest))
+            vecs[k] = l2_normalize(prompts[k] + EXAMPLES_WEIGHT * l2_normalize(rest))
             cos_rows.append(vecs @ ex[j])
             gold_rows.append(np.arange(len(topics)) == k)
     if not cos_rows:
@@ -666,7 +649,7 @@ class TopicSpace:
             if tv.shape != (len(self.topics), text_encoder.info.dim):
                 raise ConfigError(f"topic vectors of shape {tv.shape} do not fit "
                                   f"{len(self.topics)} topics of {text_encoder.info.dim}-d")
-            self.__dict__["text_vectors"] = _unit(tv)
+            self.__dict__["text_vectors"] = l2_normalize(tv)
 
     @classmethod
     def for_encoder(cls, topics: Sequence[Topic], encoder: Any,
@@ -719,13 +702,14 @@ class TopicSpace:
 
     def cosines(self, block: str, vectors: np.ndarray) -> np.ndarray:
         """``(n, n_topics)`` cosines of block vectors with the topics."""
-        v = _unit(np.atleast_2d(np.asarray(vectors, dtype=np.float32)))
+        v = l2_normalize(np.atleast_2d(np.asarray(vectors, dtype=np.float32)))
         return v @ self.vectors_for(block).T
 
     def proba(self, block: str, vectors: np.ndarray, classifier: Any = None) -> np.ndarray:
         """``(n, n_topics)`` calibrated probabilities of block vectors; a trained
         ``classifier`` (see classify.py) is blended in for the text blocks."""
-        p = softmax(self.cosines(block, vectors) / self.temperature(block))
+        cos = np.asarray(self.cosines(block, vectors), dtype=np.float64)
+        p = softmax(cos / self.temperature(block), axis=1)
         if classifier is not None and block in self.TEXT_BLOCKS:
             p = classifier.blend_with(p, vectors, self.ids)
         return p

@@ -286,11 +286,11 @@ class TopicClassifier:
         return self
 
     def _calibrate(self, proba: np.ndarray) -> np.ndarray:
-        from interestmap.topics.catalog import softmax
+        from scipy.special import softmax
 
         if getattr(self, "temperature_", 1.0) == 1.0:
             return proba
-        return softmax(np.log(np.maximum(proba, 1e-12)) / self.temperature_)
+        return softmax(np.log(np.maximum(proba, 1e-12)) / self.temperature_, axis=-1)
 
     def _fit_lr(self, vecs: np.ndarray, labels: Sequence[Sequence[str]], c: float) -> Any:
         from sklearn.linear_model import LogisticRegression
