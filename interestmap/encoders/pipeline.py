@@ -308,7 +308,7 @@ class ClipEncoder:
             blocks["visual"] = blocks["visual_semantics"] = None
             missing["visual"] = missing["visual_semantics"] = reason
             return
-        from interestmap.media.decode import representatives
+        from interestmap.media.frames import representatives
 
         # near-identical frames are encoded once and weighted by how many they stand for
         reps = representatives(media.frames)

@@ -44,7 +44,7 @@ from interestmap.errors import (
     InterestmapError,
 )
 from interestmap.index.manifest import begin_build, cache_dir, check_query_layout, open_index
-from interestmap.store.interface import clip_payload
+from interestmap.store.payloads import clip_payload
 
 CLUSTERER_FILE = "clusterer.joblib"
 PROJECTOR_FILE = "projector.joblib"

@@ -53,13 +53,10 @@ from interestmap import __version__
 from interestmap._io import atomic_write_text, fsync_dir
 from interestmap.encoders.fusion import FusionLayout
 from interestmap.errors import IndexBusyError, IndexError_, InterestmapError
-from interestmap.store.interface import (
-    IndexStore,
-    check_prefix,
-    close_embedded_under,
-    embedded_open_under,
-    to_jsonable,
-)
+from interestmap.store.interface import IndexStore
+from interestmap.store.payloads import to_jsonable
+from interestmap.store.schema import check_prefix
+from interestmap.store.shared import close_embedded_under, embedded_open_under
 
 log = logging.getLogger(__name__)
 

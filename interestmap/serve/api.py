@@ -696,7 +696,7 @@ ServiceDep = Annotated[_Service, Depends(_service)]
 # Results -----------------------------------------------------------------------------------
 def to_jsonable(obj: Any) -> Any:
     """NumPy values, tuples and non-finite floats turned into plain JSON values."""
-    from interestmap.store.interface import to_jsonable as _plain
+    from interestmap.store.payloads import to_jsonable as _plain
 
     return _plain(obj)
 

@@ -17,7 +17,7 @@ that shard half-written, which is why builds write into a fresh generation that 
 published only when complete (see :mod:`interestmap.index.manifest`).
 
 Only one process may open a store folder at a time (``.lock``); threads of that process
-share one open store (see :mod:`interestmap.store.interface`).
+share one open store (see :mod:`interestmap.store.shared`).
 """
 
 from __future__ import annotations
@@ -35,7 +35,8 @@ import numpy as np
 
 from interestmap._io import atomic_write_json
 from interestmap.errors import IndexBusyError, IndexError_, MissingDependencyError
-from interestmap.store.interface import Cond, Conditions, Record, StoreSettings
+from interestmap.store.filters import Cond, Conditions
+from interestmap.store.schema import Record, StoreSettings
 
 EDGE_VERSION_RANGE = ">=0.9,<0.10"
 """The qdrant-edge-py releases this module is written for (also pinned in pyproject)."""
