@@ -10,17 +10,10 @@ import pytest
 from scipy.special import softmax
 
 from interestmap.errors import ConfigError
-from interestmap.topics.catalog import (
-    CALIBRATIONS,
-    Topic,
-    TopicSpace,
-    fit_temperature,
-    load_topics,
-    select_topics,
-    topic_prompt,
-    visual_phrases,
-    xtopic_label,
-)
+from interestmap.topics.calibration import CALIBRATIONS, fit_temperature
+from interestmap.topics.catalog import Topic, load_topics, xtopic_label
+from interestmap.topics.embed import topic_prompt, visual_phrases
+from interestmap.topics.scoring import TopicSpace, select_topics
 
 PLAUSIBLE = {  # atlas topics a scene photo plausibly belongs to
     "sea": {"travel", "nature-outdoors"},
@@ -179,7 +172,7 @@ def test_an_audio_encoder_with_a_text_side_scores_the_sound_against_topic_sounds
     """Plumbing only (CLAP weights cannot be had offline): a stand-in audio model whose
     text side counts sound words checks that topic ``sounds`` reach the audio block."""
     from interestmap.encoders.base import AudioEncoder, EncoderInfo, l2_normalize
-    from interestmap.topics.catalog import CLIP_TEMPERATURE
+    from interestmap.topics.calibration import CLIP_TEMPERATURE
 
     words = ("crowd", "whistle", "sizzling", "barking", "guitar", "keyboard", "rain", "engine")
 

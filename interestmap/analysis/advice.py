@@ -18,7 +18,8 @@ import numpy as np
 
 from interestmap.clip import EncodedClip
 from interestmap.signals.language import language_name
-from interestmap.topics.catalog import Topic, TopicScores, TopicSpace
+from interestmap.topics.catalog import Topic
+from interestmap.topics.scoring import TopicScores, TopicSpace
 
 OPENING_S = 3.0
 """The opening a viewer decides in: the topic should be said within it."""

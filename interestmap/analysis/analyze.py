@@ -24,7 +24,8 @@ from typing import Any
 import numpy as np
 
 from interestmap.clip import Clip, EncodedClip
-from interestmap.topics.catalog import Topic, TopicScores, TopicSpace, load_topics
+from interestmap.topics.catalog import Topic, load_topics
+from interestmap.topics.scoring import TopicScores, TopicSpace
 
 BLOCK_WORDS: dict[str, str] = {
     "caption": "caption", "ocr": "on-screen text", "speech": "speech",

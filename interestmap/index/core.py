@@ -160,7 +160,8 @@ def build_index(
     ``about`` is kept in the manifest as it is (e.g. the data sources and their licenses).
     """
     from interestmap.corpus.read import read_corpus, unique_clips
-    from interestmap.topics.catalog import embed_topics, load_topics
+    from interestmap.topics.catalog import load_topics
+    from interestmap.topics.embed import embed_topics
 
     if audiences not in ("clusters", "labels"):
         raise ConfigError("audiences must be 'clusters' or 'labels'")

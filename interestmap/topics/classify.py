@@ -21,13 +21,12 @@ from typing import IO, Any
 import numpy as np
 
 from interestmap.errors import ConfigError, EncoderMismatchError, InterestmapError
-from interestmap.topics.catalog import (
+from interestmap.topics.catalog import Topic, slugify
+from interestmap.topics.scoring import (
     MATCH_MAX_TOPICS,
     MATCH_MIN_PROBABILITY,
-    Topic,
     TopicSpace,
     select_topics,
-    slugify,
 )
 
 CLASSIFIER_FILE = "topic_classifier.joblib"
@@ -270,7 +269,7 @@ class TopicClassifier:
         # predictions makes its probabilities honest.
         self.temperature_ = 1.0
         if oof is not None:
-            from interestmap.topics.catalog import fit_temperature
+            from interestmap.topics.calibration import fit_temperature
 
             self.temperature_ = fit_temperature(np.log(np.maximum(oof, 1e-12)),
                                                 gold[held].astype(bool))
@@ -535,7 +534,7 @@ def classify_stream(stream: Iterable[str], out: IO[str], space: TopicSpace,
     cross-validated blend, or ``blend``). Output lines are JSON ``{"id", "topic",
     "name", "score", "topics", "scores"}`` (``as_json``) or
     ``id<TAB>topic<TAB>score<TAB>topics``: ``topic`` is the likeliest topic, ``topics``
-    every topic the text is about (:func:`~interestmap.topics.catalog.select_topics` with
+    every topic the text is about (:func:`~interestmap.topics.scoring.select_topics` with
     ``min_probability`` and ``max_topics``; ``|``-separated in the tab form).
     """
     import time
