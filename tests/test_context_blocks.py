@@ -220,7 +220,7 @@ def test_geo_rejects_bad_positions(geo):
     with pytest.raises(ConfigError, match="cannot read"):
         geo.encode([object()])
     with pytest.raises(ConfigError, match="unknown place"):
-        geo.encode(["Atlantis"])
+        geo.encode(["Atlantis-on-the-Moon"])
 
 
 def test_context_blocks_fuse_with_their_exact_cosines(lang, geo):
