@@ -37,7 +37,6 @@ as the same picture (a still photo or a static shot differs by ~0.0001 between f
 from compression noise; a slow pan by 0.005 and more)."""
 
 
-
 def representatives(frames: Sequence[np.ndarray], threshold: float = NEAR_DUPLICATE
                     ) -> list[int]:
     """For each frame, the index of the first frame of its run of near-identical frames.

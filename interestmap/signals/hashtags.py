@@ -2,8 +2,8 @@
 
 A hashtag is ``#`` followed by letters, digits, underscores and combining marks (so
 #футбол, #料理, #café, #हिंदी and #football_skills are whole tags), with at least one
-letter (``#1`` is not a tag), and not glued to what comes before (``a#b``, ``&#39;``,
-``example.com/#top`` hold none). Punctuation ends a tag: ``#café!`` is ``café``.
+letter (``#1`` is not a tag), and not glued to what comes before (``a#b``, ``&#39;``
+and ``example.com/#top`` hold none). Punctuation ends a tag: ``#café!`` is ``café``.
 Captions are NFC-normalised first, so a decomposed ``é`` reads as the same letter.
 """
 

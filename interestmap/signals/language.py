@@ -65,7 +65,7 @@ def normalize_language(code: str | None) -> str | None:
     """A user-given language as its ISO 639 code (two letters where the language has them).
 
     Reads language tags and codes ("EN", "en-US", "pt_BR", "eng", "iw", "en_US.UTF-8") and
-    language names in English or in the language itself ("German", "Deutsch", "русский")
+    exact language names in the languages CLDR covers ("German", "Deutsch", "русский")
     with the ``langcodes`` package: "pt-BR" -> "pt", "eng" -> "en", "cmn" -> "zh".
     Returns None when nothing is given; raises ConfigError for anything that is not a
     language ("xx", "klingon language").

@@ -13,7 +13,8 @@ from interestmap.store.schema import point_id
 
 FILTER_KEYS = ("account", "language", "media_kind", "labels", "audience", "since", "until",
                "near", "ids", "exclude_ids", "has_block")
-"""Keys :meth:`~interestmap.store.interface.IndexStore.search_clips` and friends accept in ``filters``."""
+"""Keys :meth:`~interestmap.store.interface.IndexStore.search_clips` and friends accept
+in ``filters``."""
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,6 @@ class Conditions:
 
     must: list[Cond] = field(default_factory=list)
     must_not: list[Cond] = field(default_factory=list)
-
 
 
 def parse_filters(filters: Mapping[str, Any] | None) -> Conditions | None:

@@ -68,7 +68,6 @@ def clip_payload_fields(payload: Mapping[str, Any], cid: str | None) -> dict[str
     return out
 
 
-
 def to_jsonable(obj: Any) -> Any:
     """NumPy scalars / arrays, Paths, dates and tuples turned into JSON types."""
     if isinstance(obj, Mapping):

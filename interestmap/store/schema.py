@@ -15,7 +15,6 @@ The three collections of an index (each name prefixed with the store's ``prefix`
   ``blocks`` (names of the blocks present) and ``blockset`` (the same, as one string).
   Every field a filter can name has a payload index, so filtered searches never scan.
 - ``audiences``: ``centroid`` (fused space) + label, keywords, size, top topics, ...
-- ``audiences``: ``centroid`` (fused space) + label, keywords, size, top topics, ...
 - ``topics``: ``description`` (text space) + id, name, description.
 """
 
@@ -87,7 +86,6 @@ class StoreSettings:
         if self.quantization not in ("int8", "binary", "none"):
             raise ConfigError(f"quantization must be 'int8', 'binary' or 'none', got "
                               f"{self.quantization!r}")
-
 
 
 @dataclass

@@ -39,7 +39,6 @@ def acquire_embedded(path: Path, settings: StoreSettings) -> SharedBackend:
         return shared
 
 
-
 def release_embedded(path: Path, shared: SharedBackend | None = None,
                      force: bool = False) -> None:
     """Drop one user of the store of ``path`` (``shared``: only if it is still that one)."""
