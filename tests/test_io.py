@@ -73,6 +73,25 @@ def test_a_killed_writer_leaves_the_old_file_intact(tmp_path: Path) -> None:
     assert all(n.startswith(".manifest.json.") and n.endswith(".tmp") for n in leftovers)
 
 
-def test_text_mode_is_refused_for_unknown_modes(tmp_path: Path) -> None:
+def test_unknown_modes_are_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="mode"), atomic_writer(tmp_path / "x", "a"):
         pass
+
+
+def test_the_file_and_its_folder_are_fsynced_before_and_after_the_rename(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    events: list[str] = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd: int) -> None:
+        events.append("fsync-dir" if os.path.isdir(f"/proc/self/fd/{fd}") else "fsync-file")
+        real_fsync(fd)
+
+    def replace(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
+        events.append("replace")
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "replace", replace)
+    atomic_write_text(tmp_path / "f.json", "{}")
+    assert events == ["fsync-file", "replace", "fsync-dir"]
