@@ -51,7 +51,7 @@ class Place:
     lon: float
     population: int
     code: str = ""
-    """A region's short code ("TX"); a country's ISO alpha-3 code ("USA")."""
+    """A country's ISO alpha-3 code ("USA"); a US state's code ("TX"), also on its cities."""
 
     def point(self) -> GeoPoint:
         return GeoPoint(lat=self.lat, lon=self.lon, name=self.name, country=self.country)
