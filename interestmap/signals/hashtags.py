@@ -4,7 +4,8 @@ A hashtag is ``#`` followed by letters, digits, underscores and combining marks 
 #футбол, #料理, #café, #हिंदी and #football_skills are whole tags), with at least one
 letter (``#1`` is not a tag), and not glued to what comes before (``a#b``, ``&#39;``
 and ``example.com/#top`` hold none). Punctuation ends a tag: ``#café!`` is ``café``.
-Captions are NFC-normalised first, so a decomposed ``é`` reads as the same letter.
+Combining marks belong to the tag, so a decomposed ``é`` stays in it; tags are
+NFC-normalised, so #café is one tag however its ``é`` was typed.
 """
 
 from __future__ import annotations
@@ -42,10 +43,9 @@ def hashtag_pattern() -> re.Pattern[str]:
 
 def parse_hashtags(caption: str | None) -> list[str]:
     """Hashtags of a caption, case-folded, without '#', in order, without repeats."""
-    text = unicodedata.normalize("NFC", caption or "")
     seen: dict[str, None] = {}
-    for m in hashtag_pattern().finditer(text):
-        seen.setdefault(m.group(1).casefold(), None)
+    for m in hashtag_pattern().finditer(caption or ""):
+        seen.setdefault(unicodedata.normalize("NFC", m.group(1).casefold()), None)
     return list(seen)
 
 
@@ -55,5 +55,4 @@ def spell_out_hashtags(caption: str | None) -> str:
     def words(m: re.Match[str]) -> str:
         return _CAMEL.sub(" ", m.group(1)).replace("_", " ")
 
-    text = unicodedata.normalize("NFC", caption or "")
-    return re.sub(r"\s+", " ", hashtag_pattern().sub(words, text)).strip()
+    return re.sub(r"\s+", " ", hashtag_pattern().sub(words, caption or "")).strip()
