@@ -48,7 +48,7 @@ def main() -> int:
 
     from interestmap.index import core as index_mod
     from interestmap.index.default import ensure_default_index
-    from interestmap.store.interface import _timestamp
+    from interestmap.store.filters import _timestamp
 
     idx = ensure_default_index()
     real = idx.clips_frame()

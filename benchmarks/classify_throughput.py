@@ -70,8 +70,9 @@ class _Null(io.TextIOBase):
 
 def in_process(lines: list[str], batch_sizes: list[int]) -> dict:
     from interestmap.encoders.registry import get_text_encoder
-    from interestmap.topics.catalog import TopicSpace, load_topics
+    from interestmap.topics.catalog import load_topics
     from interestmap.topics.classify import classify_stream
+    from interestmap.topics.scoring import TopicSpace
 
     te = get_text_encoder()
     space = TopicSpace(load_topics(), te)
@@ -125,14 +126,9 @@ def cli(lines: list[str], batch_size: int) -> dict:
 
 def xtopic() -> dict:
     from interestmap.encoders.registry import get_text_encoder
-    from interestmap.topics.catalog import (
-        XTOPIC_LABELS,
-        Topic,
-        TopicSpace,
-        load_topics,
-        xtopic_label,
-    )
+    from interestmap.topics.catalog import XTOPIC_LABELS, Topic, load_topics, xtopic_label
     from interestmap.topics.classify import TopicClassifier, _top1_macro_f1
+    from interestmap.topics.scoring import TopicSpace
 
     te = get_text_encoder()
     names = TopicSpace([Topic(id=x, name=x.title(), description=x.title())

@@ -199,7 +199,9 @@ def real_clips(n: int) -> list[Any]:
     rows = load_xtopic(data_dir())
     rng = np.random.default_rng(0)
     pick = rng.permutation(len(rows))[:n]
-    return [Clip(caption=rows[i]["text"], language=rows[i]["lang"], id=f"real-{i}",
+    # X-Topic writes "gr" for Greek (ISO 639-1: "el")
+    return [Clip(caption=rows[i]["text"], language={"gr": "el"}.get(rows[i]["lang"], rows[i]["lang"]),
+                 id=f"real-{i}",
                  account=f"@acct{i % 40}",
                  published_at=f"2024-{1 + i % 12:02d}-{1 + i % 28:02d}T12:00:00Z")
             for i in pick]

@@ -120,7 +120,8 @@ class Source:
 
 
 def write_new(n: int, folder: Path, quantization: str) -> dict[str, Any]:
-    from interestmap.store.interface import IndexStore, StoreSettings
+    from interestmap.store.interface import IndexStore
+    from interestmap.store.schema import StoreSettings
 
     src = Source()
     queries = src.queries()

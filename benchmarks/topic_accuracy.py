@@ -182,7 +182,7 @@ def xtopic_gold(rows: list[dict]) -> np.ndarray:
 def old_topic_vectors(topics: list, enc: TextEncoder) -> np.ndarray:
     """Topic vectors as interestmap made them before issue 11: one "Name. Description"
     prompt per topic, plus the example mean."""
-    from interestmap.topics.catalog import topic_prompt
+    from interestmap.topics.embed import topic_prompt
 
     out = l2_normalize(enc.encode([topic_prompt(t) for t in topics]))
     for k, t in enumerate(topics):
@@ -223,13 +223,8 @@ def atlas_first_label_scores(cos: np.ndarray, to_x: np.ndarray) -> np.ndarray:
 
 
 def xtopic_zero_shot(enc: TextEncoder, root: Path, old: bool, split: str = "test") -> dict:
-    from interestmap.topics.catalog import (
-        XTOPIC_LABELS,
-        Topic,
-        TopicSpace,
-        load_topics,
-        select_topics,
-    )
+    from interestmap.topics.catalog import XTOPIC_LABELS, Topic, load_topics
+    from interestmap.topics.scoring import TopicSpace, select_topics
 
     atlas = load_topics()
     names = [Topic(id=x, name=x.title(), description=x.title()) for x in XTOPIC_LABELS]
@@ -259,13 +254,8 @@ def xtopic_zero_shot(enc: TextEncoder, root: Path, old: bool, split: str = "test
 def xtopic_rule_sweep(enc: TextEncoder, root: Path, split: str = "dev") -> dict:
     """Macro-F1 of the multi-label rule for a grid of settings (mean of the 4 languages
     next to each): how ``MATCH_MIN_PROBABILITY`` / ``MATCH_MAX_TOPICS`` were chosen."""
-    from interestmap.topics.catalog import (
-        XTOPIC_LABELS,
-        Topic,
-        TopicSpace,
-        load_topics,
-        select_topics,
-    )
+    from interestmap.topics.catalog import XTOPIC_LABELS, Topic, load_topics
+    from interestmap.topics.scoring import TopicSpace, select_topics
 
     atlas = load_topics()
     sa = TopicSpace(atlas, enc)
@@ -310,7 +300,8 @@ def ml_zero_shot(enc: TextEncoder, rows: list[dict], old: bool) -> dict:
     """Top-1 accuracy per language; for this code also how many topics the multi-label
     rule gives these one-topic sentences (``topics_per_sentence``, all languages) and how
     often the right one is among them (``right_among_topics``)."""
-    from interestmap.topics.catalog import TopicSpace, load_topics, select_topics
+    from interestmap.topics.catalog import load_topics
+    from interestmap.topics.scoring import TopicSpace, select_topics
 
     topics = load_topics(DATA / "ml_topics.yaml")
     ids = [t.id for t in topics]
@@ -336,8 +327,9 @@ def ml_zero_shot(enc: TextEncoder, rows: list[dict], old: bool) -> dict:
 
 def implicit_en(enc: TextEncoder, rows: list[dict], old: bool, plain: bool) -> dict:
     """English sentences whose topic is implicit: zero-shot, and trained on English."""
-    from interestmap.topics.catalog import TopicSpace, load_topics
+    from interestmap.topics.catalog import load_topics
     from interestmap.topics.classify import TopicClassifier
+    from interestmap.topics.scoring import TopicSpace
 
     topics = load_topics(DATA / "ml_topics.yaml")
     ids = [t.id for t in topics]
@@ -361,8 +353,9 @@ def implicit_en(enc: TextEncoder, rows: list[dict], old: bool, plain: bool) -> d
 
 
 def ml_trained(enc: TextEncoder, rows: list[dict], plain: bool) -> dict:
-    from interestmap.topics.catalog import TopicSpace, load_topics
+    from interestmap.topics.catalog import load_topics
     from interestmap.topics.classify import TopicClassifier
+    from interestmap.topics.scoring import TopicSpace
 
     topics = load_topics(DATA / "ml_topics.yaml")
     train = jsonl(DATA / "ml_topics_train_en.jsonl")
@@ -392,14 +385,9 @@ def ml_trained(enc: TextEncoder, rows: list[dict], plain: bool) -> dict:
 
 
 def xtopic_trained(enc: TextEncoder, root: Path, plain: bool) -> dict:
-    from interestmap.topics.catalog import (
-        XTOPIC_LABELS,
-        Topic,
-        TopicSpace,
-        select_topics,
-        xtopic_label,
-    )
+    from interestmap.topics.catalog import XTOPIC_LABELS, Topic, xtopic_label
     from interestmap.topics.classify import TopicClassifier
+    from interestmap.topics.scoring import TopicSpace, select_topics
 
     train = xtopic_rows(root, "en", "train")
     texts = [r["text"] for r in train]

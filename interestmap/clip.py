@@ -29,7 +29,8 @@ class Clip:
     language: str | None = None
     """ISO 639-1 code the user declares (overrides detection)."""
     geo: str | None = None
-    """A place name from the gazetteer, or "lat,lon"."""
+    """A place name (a city, US state or country, see :mod:`interestmap.signals.geo`), or
+    "lat,lon"."""
     id: str | None = None
     account: str | None = None
     published_at: str | None = None

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from interestmap.errors import ConfigError, EncoderMismatchError, InterestmapError
-from interestmap.topics.catalog import XTOPIC_LABELS, Topic, TopicSpace, load_topics, xtopic_label
+from interestmap.topics.catalog import XTOPIC_LABELS, Topic, load_topics, xtopic_label
 from interestmap.topics.classify import (
     LabelledPosts,
     TopicClassifier,
@@ -24,6 +24,7 @@ from interestmap.topics.classify import (
     resolve_labels,
     topics_from_labels,
 )
+from interestmap.topics.scoring import TopicSpace
 
 ROOT = Path(__file__).resolve().parents[1]
 TEST_POSTS = 400

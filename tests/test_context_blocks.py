@@ -13,6 +13,7 @@ from interestmap.encoders.context import (
     LanguageEncoder,
     geo_coefficients,
     geo_kernel,
+    language_names,
     normalize_language,
     supported_languages,
 )
@@ -80,6 +81,15 @@ def test_unknown_or_missing_language_is_a_zero_row(lang):
     v = lang.encode([None, "", "xx", "klingon", "en"])
     assert not v[:4].any()
     assert normalize_language("xx") is None and normalize_language(None) is None
+    assert normalize_language("haw") is None  # a language, but not one the block knows
+
+
+def test_block_reads_codes_and_names_like_the_signals():
+    assert [normalize_language(x) for x in ("pt_BR", "ENG", "German", "русский", "nb", "yue")] \
+        == ["pt", "en", "de", "ru", "no", "zh"]
+    names = language_names()
+    assert len(names) == len(supported_languages()) == 83
+    assert names["es"] == "Spanish" and names["ru"] == "Russian"
 
 
 def test_every_group_member_is_a_known_language():
@@ -210,7 +220,7 @@ def test_geo_rejects_bad_positions(geo):
     with pytest.raises(ConfigError, match="cannot read"):
         geo.encode([object()])
     with pytest.raises(ConfigError, match="unknown place"):
-        geo.encode(["Atlantis"])
+        geo.encode(["Atlantis-on-the-Moon"])
 
 
 def test_context_blocks_fuse_with_their_exact_cosines(lang, geo):

@@ -16,7 +16,8 @@ from fixtures_media import speech_wav
 
 from interestmap.encoders._util import disk_cached
 from interestmap.errors import ConfigError, MissingDependencyError
-from interestmap.media.decode import load_media, representatives
+from interestmap.media.decode import load_media
+from interestmap.media.frames import representatives
 from interestmap.signals import faces as faces_mod
 from interestmap.signals.asr import MIN_NEW_TOKENS, decode_budget
 from interestmap.signals.faces import count_faces, detect_faces, face_detector_name

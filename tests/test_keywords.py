@@ -241,12 +241,12 @@ def test_no_label_of_the_built_in_atlas_holds_a_stop_word_of_its_language(defaul
     """Every label the app can show (in each language it offers) is free of the
     stopwords-iso stop words of the languages its words come from, of numbers and of
     glyphs that are not letters."""
-    from interestmap.signals.language import LANGUAGE_NAMES
+    from interestmap.encoders.context import language_names
 
     checked = 0
     for a in default_index.audiences:
         assert a.keywords and a.keyword_languages, a.label
-        for lang in [None, *sorted(set(LANGUAGE_NAMES) | set(a.keywords_by_language))]:
+        for lang in [None, *sorted(set(language_names()) | set(a.keywords_by_language))]:
             label = a.label_for(lang)
             words = [w.strip() for w in label.split(" · ", 1)[-1].split(",") if w.strip()]
             assert words, label

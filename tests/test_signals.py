@@ -14,7 +14,12 @@ from interestmap.errors import ConfigError, MissingDependencyError
 from interestmap.media.decode import load_media
 from interestmap.signals import extract_signals, ocr, parse_hashtags
 from interestmap.signals.faces import detect_faces
-from interestmap.signals.language import detect_language, normalize_language, resolve_language
+from interestmap.signals.language import (
+    detect_language,
+    language_name,
+    normalize_language,
+    resolve_language,
+)
 from interestmap.signals.motion import motion_score
 from interestmap.signals.sound import analyse_sound, loudness_dbfs
 
@@ -69,10 +74,32 @@ def test_detect_language_of_captions() -> None:
 def test_normalize_language() -> None:
     assert normalize_language("EN") == "en"
     assert normalize_language("pt-BR") == "pt"
+    assert normalize_language("en_US.UTF-8") == "en"
     assert normalize_language("Russian") == "ru"
     assert normalize_language(" ") is None
     with pytest.raises(ConfigError, match="language"):
         normalize_language("klingon language")
+
+
+@pytest.mark.parametrize(("given", "code"), [
+    ("eng", "en"), ("deu", "de"), ("iw", "he"), ("in", "id"), ("cmn", "zh"), ("zh-Hant-TW", "zh"),
+    ("русский", "ru"), ("Deutsch", "de"), ("español", "es"), ("English (US)", "en"),
+    ("Mandarin", "zh"), ("Farsi", "fa"), ("Tagalog", "tl"), ("tl", "tl"), ("haw", "haw"),
+])
+def test_language_codes_and_names_come_from_langcodes(given: str, code: str) -> None:
+    assert normalize_language(given) == code
+
+
+@pytest.mark.parametrize("bad", ["xx", "zz", "qaa", "und", "banana", "not a language", "123"])
+def test_what_is_not_a_language_is_refused_with_a_clear_message(bad: str) -> None:
+    with pytest.raises(ConfigError, match=rf"language '{bad}' is not a language code"):
+        normalize_language(bad)
+
+
+def test_language_names() -> None:
+    assert language_name("es") == "Spanish" and language_name("pt-BR") == "Portuguese"
+    assert language_name("ja") == "Japanese" and language_name("he") == "Hebrew"
+    assert language_name(None) == "unknown" and language_name("xx") == "xx"
 
 
 def test_language_resolution_order() -> None:

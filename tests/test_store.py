@@ -19,7 +19,8 @@ import pytest
 
 from interestmap.encoders.fusion import BLOCKS, Fuser, FusionLayout
 from interestmap.errors import ConfigError, EncoderMismatchError, IndexError_
-from interestmap.store.interface import IndexStore, StoreSettings, point_id
+from interestmap.store.interface import IndexStore
+from interestmap.store.schema import StoreSettings, point_id
 
 DIMS = {"caption": 24, "ocr": 24, "speech": 24, "visual": 16, "visual_semantics": 24,
         "audio": 12, "language": 8, "geo": 6}
@@ -154,7 +155,8 @@ def test_fused_vectors_come_back_with_hits(store, corpus):
 
 def test_every_filter_uses_a_payload_index(store, corpus):
     # a filtered search narrows candidates through payload indexes, never by a scan
-    from interestmap.store.interface import PAYLOAD_INDEXES, parse_filters
+    from interestmap.store.filters import parse_filters
+    from interestmap.store.schema import PAYLOAD_INDEXES
 
     load(store, corpus)
     if store.url != "(client)":  # the in-memory emulation keeps no payload indexes
@@ -451,7 +453,7 @@ def test_threads_share_an_embedded_store(tmp_path):
 
 def test_clip_payload_of_an_encoded_clip_is_searchable(tmp_path):
     from interestmap.clip import Clip, EncodedClip, GeoPoint, Signals
-    from interestmap.store.interface import clip_payload
+    from interestmap.store.payloads import clip_payload
 
     c = make_corpus(2, seed=9)
     rows = [{b: c["blocks"][b][i] if c["presence"][i, j] else None

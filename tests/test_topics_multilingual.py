@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 
 from interestmap.encoders.registry import DEFAULT_TEXT_ENCODER, get_text_encoder
-from interestmap.topics.catalog import TopicSpace, load_topics
+from interestmap.topics.catalog import load_topics
+from interestmap.topics.scoring import TopicSpace
 
 ROOT = Path(__file__).resolve().parents[1]
 TRANSLATIONS = ROOT / "tests" / "data" / "translations.jsonl"
@@ -148,7 +149,8 @@ def test_posts_about_several_things_get_several_topics(atlas, data):
     benchmark only."""
     from sklearn.metrics import f1_score
 
-    from interestmap.topics.catalog import XTOPIC_LABELS, select_topics
+    from interestmap.topics.catalog import XTOPIC_LABELS
+    from interestmap.topics.scoring import select_topics
 
     to_x = np.array([[x in t.xtopic for x in XTOPIC_LABELS] for t in atlas.topics], dtype=int)
     for lang in ("en", "es"):

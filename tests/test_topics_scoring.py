@@ -7,20 +7,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from scipy.special import softmax
 
 from interestmap.errors import ConfigError
-from interestmap.topics.catalog import (
-    CALIBRATIONS,
-    Topic,
-    TopicSpace,
-    fit_temperature,
-    load_topics,
-    log_softmax,
-    select_topics,
-    topic_prompt,
-    visual_phrases,
-    xtopic_label,
-)
+from interestmap.topics.calibration import CALIBRATIONS, fit_temperature
+from interestmap.topics.catalog import Topic, load_topics, xtopic_label
+from interestmap.topics.embed import topic_prompt, visual_phrases
+from interestmap.topics.scoring import TopicSpace, select_topics
 
 PLAUSIBLE = {  # atlas topics a scene photo plausibly belongs to
     "sea": {"travel", "nature-outdoors"},
@@ -58,7 +51,7 @@ def test_prompts_and_visual_phrases():
 def test_fit_temperature_recovers_the_temperature_that_made_the_labels():
     rng = np.random.default_rng(0)
     cos = rng.uniform(-0.1, 0.6, size=(4000, 12))
-    p = np.exp(log_softmax(cos / 0.05))
+    p = softmax(cos / 0.05, axis=-1)
     gold = np.zeros_like(cos, dtype=bool)
     gold[np.arange(len(cos)), [rng.choice(12, p=row) for row in p]] = True
     assert fit_temperature(cos, gold) == pytest.approx(0.05, rel=0.1)
@@ -179,7 +172,7 @@ def test_an_audio_encoder_with_a_text_side_scores_the_sound_against_topic_sounds
     """Plumbing only (CLAP weights cannot be had offline): a stand-in audio model whose
     text side counts sound words checks that topic ``sounds`` reach the audio block."""
     from interestmap.encoders.base import AudioEncoder, EncoderInfo, l2_normalize
-    from interestmap.topics.catalog import CLIP_TEMPERATURE
+    from interestmap.topics.calibration import CLIP_TEMPERATURE
 
     words = ("crowd", "whistle", "sizzling", "barking", "guitar", "keyboard", "rain", "engine")
 

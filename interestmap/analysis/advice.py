@@ -18,7 +18,8 @@ import numpy as np
 
 from interestmap.clip import EncodedClip
 from interestmap.signals.language import language_name
-from interestmap.topics.catalog import Topic, TopicScores, TopicSpace
+from interestmap.topics.catalog import Topic
+from interestmap.topics.scoring import TopicScores, TopicSpace
 
 if TYPE_CHECKING:
     from interestmap.analysis.analyze import Clarity, ModalityAgreement

@@ -27,7 +27,8 @@ import numpy as np
 from interestmap.clip import Clip, EncodedClip
 from interestmap.errors import ConfigError
 from interestmap.index.results import AudienceMatch, ClipMatch, NearestResult
-from interestmap.topics.catalog import Topic, TopicScores, TopicSpace, load_topics
+from interestmap.topics.catalog import Topic, load_topics
+from interestmap.topics.scoring import TopicScores, TopicSpace
 
 if TYPE_CHECKING:
     from interestmap.analysis.advice import Advice

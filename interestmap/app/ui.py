@@ -147,14 +147,14 @@ def map_options(index: str, label_language: str | None = None,
 
 def _browser_language(request: gr.Request | None) -> str:
     """The first language of the browser's Accept-Language that we name, else English."""
-    from interestmap.signals.language import LANGUAGE_NAMES
+    from interestmap.encoders.context import language_names
 
     header = ""
     if request is not None:
         header = (getattr(request, "headers", None) or {}).get("accept-language", "") or ""
     for part in header.split(","):
         code = part.split(";")[0].strip().lower().split("-")[0]
-        if code in LANGUAGE_NAMES:
+        if code in language_names():
             return code
     return "en"
 
@@ -572,9 +572,9 @@ def _build_tab() -> dict[str, Any]:
 
 
 def _name_languages() -> list[tuple[str, str]]:
-    from interestmap.signals.language import LANGUAGE_NAMES
+    from interestmap.encoders.context import language_names
 
-    return sorted(((n, c) for c, n in LANGUAGE_NAMES.items()), key=lambda t: t[0])
+    return sorted(((n, c) for c, n in language_names().items()), key=lambda t: t[0])
 
 
 @functools.lru_cache(maxsize=1)

@@ -23,8 +23,9 @@ from typing import Any
 import numpy as np
 
 from interestmap.app import map_page, plots
+from interestmap.encoders.context import language_names
 from interestmap.errors import ConfigError, IndexError_, InterestmapError
-from interestmap.signals.language import LANGUAGE_NAMES, language_name
+from interestmap.signals.language import language_name
 
 DEFAULT_CHOICE = "default"
 """Index choice that names the embedded default index."""
@@ -814,7 +815,7 @@ AUTO_LANGUAGE = "Detect automatically"
 
 def language_choices() -> list[tuple[str, str]]:
     """``(name, code)`` for the language picker, after an automatic-detection entry."""
-    return [(AUTO_LANGUAGE, "")] + sorted(((f"{n} ({c})", c) for c, n in LANGUAGE_NAMES.items()),
+    return [(AUTO_LANGUAGE, "")] + sorted(((f"{n} ({c})", c) for c, n in language_names().items()),
                                           key=lambda t: t[0])
 
 
@@ -827,7 +828,7 @@ def language_code(value: Any) -> str | None:
     if m:
         return m.group(1)
     low = text.lower()
-    for c, n in LANGUAGE_NAMES.items():
+    for c, n in language_names().items():
         if low in (c, n.lower()):
             return c
     return low

@@ -32,7 +32,7 @@ import numpy as np
 from interestmap.clip import Clip, EncodedClip, GeoPoint, Signals
 from interestmap.encoders.fusion import BLOCKS, Fuser, FusionLayout
 from interestmap.errors import EncoderMismatchError, IndexError_, MediaError
-from interestmap.store.interface import to_jsonable
+from interestmap.store.payloads import to_jsonable
 
 CACHE_FORMAT = 1
 """Version of the entry format; entries of another version are treated as absent."""

@@ -36,7 +36,8 @@ from pathlib import Path
 from typing import Any
 
 from interestmap.clip import Clip
-from interestmap.errors import CorpusError
+from interestmap.errors import ConfigError, CorpusError
+from interestmap.signals.language import normalize_language
 
 MEDIA_EXTENSIONS: frozenset[str] = frozenset({
     # video
@@ -60,7 +61,6 @@ DEFAULT_ACCOUNT = "me"
 _NOT_CLIPS = {"readme", "license", "licence", "copying", "notice"}
 _COLUMN_ALIASES = {"text": "caption", "topics": "labels", "path": "media", "file": "media",
                    "media_path": "media", "lang": "language", "date": "published_at"}
-_LANG = re.compile(r"^[a-z]{2,3}$")
 _LATLON = re.compile(r"^\s*([-+]?\d+(?:\.\d+)?)\s*,\s*([-+]?\d+(?:\.\d+)?)\s*$")
 
 
@@ -393,13 +393,10 @@ def _resolve_media(raw: str, base: Path) -> Path:
 
 
 def _language(value: Any) -> str | None:
-    text = _text(value).lower().replace("_", "-")
-    if not text:
-        return None
-    primary = text.split("-")[0]
-    if not _LANG.match(primary):
-        raise _Skip(f"language {value!r} is not a language code like 'en' or 'pt'")
-    return primary
+    try:
+        return normalize_language(_text(value))
+    except ConfigError as e:
+        raise _Skip(str(e)) from None
 
 
 def _geo(value: Any) -> str | None:

@@ -93,10 +93,8 @@ def disk_cached(kind: str, key: Any, build: Callable[[], T]) -> T:
     """
     import hashlib
     import json
-    import os
-    import tempfile
-    from pathlib import Path
 
+    from interestmap._io import atomic_writer
     from interestmap.signals.asr import interestmap_home
 
     digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()
@@ -115,17 +113,11 @@ def disk_cached(kind: str, key: Any, build: Callable[[], T]) -> T:
     path = base.with_suffix(".npy" if is_array else ".json")
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=path.name + ".", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                if is_array:
-                    np.save(fh, value, allow_pickle=False)
-                else:
-                    fh.write(json.dumps(value, ensure_ascii=False).encode("utf-8"))
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_writer(path) as fh:
+            if is_array:
+                np.save(fh, value, allow_pickle=False)
+            else:
+                fh.write(json.dumps(value, ensure_ascii=False).encode("utf-8"))
     except OSError:
         pass
     return value

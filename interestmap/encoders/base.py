@@ -35,11 +35,16 @@ class EncoderInfo:
                    modality=str(d["modality"]))
 
 
-def l2_normalize(x: np.ndarray, axis: int = -1) -> np.ndarray:
-    """Rows scaled to unit length (zero rows stay zero), as float32."""
+def l2_normalize(x: Any, axis: int = -1, eps: float = 0.0) -> np.ndarray:
+    """Vectors (rows, by default) scaled to unit length, as float32.
+
+    The one normaliser of the package. A vector whose length is at most ``eps`` (by
+    default: a zero vector, i.e. a missing block or an empty clip) comes back all zeros,
+    never NaN.
+    """
     x = np.asarray(x, dtype=np.float32)
     norm = np.linalg.norm(x, axis=axis, keepdims=True)
-    return np.divide(x, norm, out=np.zeros_like(x), where=norm > 0)
+    return np.divide(x, norm, out=np.zeros_like(x), where=norm > eps)
 
 
 class Encoder(ABC):

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import re
 from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
@@ -31,6 +30,8 @@ import numpy as np
 from interestmap.clip import GeoPoint
 from interestmap.encoders.base import Encoder, EncoderInfo, l2_normalize
 from interestmap.errors import ConfigError
+from interestmap.signals.language import language_name
+from interestmap.signals.language import normalize_language as _signal_language
 
 # --- language ------------------------------------------------------------------------------
 
@@ -87,31 +88,9 @@ also share no family); en-ja: 0. Same language: 1.
 _ISOLATES = ("el", "ja", "ko", "ka", "hy", "sq", "eu", "mn", "he")
 """Languages with no relative in the table: they match only themselves (+ script)."""
 
-_ALIASES: dict[str, str] = {
-    # old or alternative codes
-    "iw": "he", "in": "id", "ji": "yi", "jw": "jv", "nb": "no", "nn": "no", "fil": "tl",
-    "mo": "ro", "sh": "sr",
-    # ISO 639-2/3 codes people (and some tools) use
-    "eng": "en", "spa": "es", "por": "pt", "ita": "it", "fra": "fr", "fre": "fr",
-    "deu": "de", "ger": "de", "nld": "nl", "dut": "nl", "rus": "ru", "ukr": "uk",
-    "pol": "pl", "ces": "cs", "cze": "cs", "ell": "el", "gre": "el", "tur": "tr",
-    "ara": "ar", "heb": "he", "fas": "fa", "per": "fa", "hin": "hi", "urd": "ur",
-    "ben": "bn", "jpn": "ja", "kor": "ko", "zho": "zh", "chi": "zh", "cmn": "zh",
-    "yue": "zh", "tha": "th", "vie": "vi", "ind": "id", "msa": "ms", "may": "ms",
-    "swe": "sv", "nor": "no", "nob": "no", "dan": "da", "fin": "fi", "hun": "hu",
-    "ron": "ro", "rum": "ro", "bul": "bg", "srp": "sr", "hrv": "hr", "kaz": "kk",
-    "tgl": "tl", "swa": "sw", "cat": "ca",
-    # English names
-    "english": "en", "spanish": "es", "portuguese": "pt", "italian": "it", "french": "fr",
-    "german": "de", "dutch": "nl", "russian": "ru", "ukrainian": "uk", "polish": "pl",
-    "czech": "cs", "greek": "el", "turkish": "tr", "arabic": "ar", "hebrew": "he",
-    "persian": "fa", "farsi": "fa", "hindi": "hi", "urdu": "ur", "bengali": "bn",
-    "japanese": "ja", "korean": "ko", "chinese": "zh", "mandarin": "zh", "cantonese": "zh",
-    "thai": "th", "vietnamese": "vi", "indonesian": "id", "malay": "ms", "swedish": "sv",
-    "norwegian": "no", "danish": "da", "finnish": "fi", "hungarian": "hu",
-    "romanian": "ro", "bulgarian": "bg", "serbian": "sr", "croatian": "hr",
-    "kazakh": "kk", "tagalog": "tl", "filipino": "tl", "swahili": "sw", "catalan": "ca",
-}
+_SAME_AUDIENCE: dict[str, str] = {"nb": "no", "nn": "no", "yue": "zh"}
+"""Languages this block counts as another it knows: Norwegian Bokmål and Nynorsk as
+Norwegian, Cantonese as Chinese."""
 
 
 def supported_languages() -> list[str]:
@@ -123,22 +102,30 @@ def supported_languages() -> list[str]:
     return sorted(codes)
 
 
+@lru_cache(maxsize=1)
+def language_names() -> dict[str, str]:
+    """``{code: English name}`` of the languages this block knows (names from ``langcodes``),
+    for menus and labels."""
+    return {c: language_name(c) for c in supported_languages()}
+
+
 def normalize_language(code: str | None) -> str | None:
     """"en-US", "pt_BR", "zh-cn", "ENG", "German" -> ISO 639-1 ("en", "pt", "zh", "de").
 
-    None when ``code`` is empty or not a language this block knows.
+    Read as :func:`interestmap.signals.language.normalize_language` does; None when
+    ``code`` is empty, not a language, or not a language this block knows.
     """
-    if code is None:
+    try:
+        lang = _signal_language(code)
+    except ConfigError:
         return None
-    text = str(code).strip().casefold()
-    if not text:
-        return None
-    base = re.split(r"[-_\s.@]", text, maxsplit=1)[0]
-    known = set(supported_languages())
-    for candidate in (base, _ALIASES.get(base), _ALIASES.get(text)):
-        if candidate in known:
-            return candidate
-    return None
+    lang = _SAME_AUDIENCE.get(lang or "", lang)
+    return lang if lang in _known_languages() else None
+
+
+@lru_cache(maxsize=1)
+def _known_languages() -> frozenset[str]:
+    return frozenset(supported_languages())
 
 
 class LanguageEncoder(Encoder):

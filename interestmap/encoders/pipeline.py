@@ -7,7 +7,6 @@ blocks of many clips are embedded in one batch, which is what makes corpus build
 
 from __future__ import annotations
 
-import re
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -29,19 +28,15 @@ from interestmap.encoders.base import (
 )
 from interestmap.encoders.fusion import BLOCKS, Fuser, FusionLayout
 from interestmap.errors import InterestmapError
+from interestmap.signals.hashtags import spell_out_hashtags
 
 SILENT_DBFS = -60.0
 """An audio track quieter than this on average is treated as no sound."""
 
-_HASHTAG = re.compile(r"#(\w+)", re.UNICODE)
-_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
-
 
 def caption_text(caption: str) -> str:
     """The caption as a text model should read it: '#RealMadrid' -> 'Real Madrid'."""
-    def _tag(m: re.Match[str]) -> str:
-        return _CAMEL.sub(" ", m.group(1)).replace("_", " ")
-    return re.sub(r"\s+", " ", _HASHTAG.sub(_tag, caption or "")).strip()
+    return spell_out_hashtags(caption)
 
 
 def _meaningful(text: str, min_letters: int = 3) -> bool:
@@ -313,7 +308,7 @@ class ClipEncoder:
             blocks["visual"] = blocks["visual_semantics"] = None
             missing["visual"] = missing["visual_semantics"] = reason
             return
-        from interestmap.media.decode import representatives
+        from interestmap.media.frames import representatives
 
         # near-identical frames are encoded once and weighted by how many they stand for
         reps = representatives(media.frames)

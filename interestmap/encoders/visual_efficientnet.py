@@ -19,6 +19,7 @@ from functools import lru_cache
 from typing import Any
 
 import numpy as np
+from scipy.special import softmax
 
 from interestmap._compat import ensure_torchvision
 from interestmap.encoders._images import center_crop_resize, to_pil_rgb
@@ -153,9 +154,7 @@ class EfficientNetLite0Image(ImageEncoder):
         if len(images) == 0:
             return np.zeros((0, 1000), dtype=np.float32)
         _, logits = self._forward(images)
-        z = logits - logits.max(axis=1, keepdims=True)
-        p = np.exp(z)
-        return (p / p.sum(axis=1, keepdims=True)).astype(np.float32)
+        return softmax(logits, axis=1).astype(np.float32)
 
     def __repr__(self) -> str:
         return "EfficientNetLite0Image()"

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scipy.special import softmax
 
 from interestmap._compat import (
     ALLOW_DOWNLOADS_ENV,
@@ -198,9 +199,7 @@ class OpenClipImage(ImageEncoder):
         model = self._bundle[0]
         scale = float(model.logit_scale.exp().item())
         logits = scale * (self.encode(images) @ self._class_text_vectors().T)
-        z = logits - logits.max(axis=1, keepdims=True)
-        p = np.exp(z)
-        return (p / p.sum(axis=1, keepdims=True)).astype(np.float32)
+        return softmax(logits, axis=1).astype(np.float32)
 
     def __repr__(self) -> str:
         return f"OpenClipImage({self.model_name!r}, pretrained={self.pretrained!r})"

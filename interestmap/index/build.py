@@ -9,7 +9,6 @@ returns the opened :class:`~interestmap.index.interest_index.InterestIndex`.
 
 from __future__ import annotations
 
-import os
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
@@ -19,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from interestmap import __version__
+from interestmap._io import atomic_writer
 from interestmap.clip import Clip, EncodedClip
 from interestmap.corpus.executors import (
     Executor,
@@ -33,7 +33,7 @@ from interestmap.errors import ConfigError, InterestmapError
 from interestmap.index.interest_index import CLUSTERER_FILE, PROJECTOR_FILE, InterestIndex
 from interestmap.index.manifest import begin_build, cache_dir
 from interestmap.index.results import Audience, BuildReport
-from interestmap.store.interface import clip_payload
+from interestmap.store.payloads import clip_payload
 
 if TYPE_CHECKING:
     from interestmap.topics.catalog import Topic
@@ -71,7 +71,8 @@ def build_index(
     opens the folder.
     """
     from interestmap.corpus.read import read_corpus, unique_clips
-    from interestmap.topics.catalog import embed_topics, load_topics
+    from interestmap.topics.catalog import load_topics
+    from interestmap.topics.embed import embed_topics
 
     if audiences not in ("clusters", "labels"):
         raise ConfigError("audiences must be 'clusters' or 'labels'")
@@ -295,6 +296,5 @@ def _zero_if_none(v: np.ndarray | None, dim: int) -> np.ndarray:
 def _dump(obj: Any, path: Path) -> None:
     import joblib
 
-    tmp = path.with_name(path.name + ".tmp")
-    joblib.dump(obj, tmp)
-    os.replace(tmp, path)
+    with atomic_writer(path) as fh:
+        joblib.dump(obj, fh)

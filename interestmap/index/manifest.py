@@ -50,15 +50,13 @@ from pathlib import Path
 from typing import Any
 
 from interestmap import __version__
+from interestmap._io import atomic_write_text, fsync_dir
 from interestmap.encoders.fusion import FusionLayout
 from interestmap.errors import IndexBusyError, IndexError_, InterestmapError
-from interestmap.store.interface import (
-    IndexStore,
-    check_prefix,
-    close_embedded_under,
-    embedded_open_under,
-    to_jsonable,
-)
+from interestmap.store.interface import IndexStore
+from interestmap.store.payloads import to_jsonable
+from interestmap.store.schema import check_prefix
+from interestmap.store.shared import close_embedded_under, embedded_open_under
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +120,7 @@ def write_manifest(index_dir: str | Path, data: Mapping[str, Any]) -> dict[str, 
     out = {**to_jsonable(dict(data)), "format": MANIFEST_FORMAT,
            "interestmap_version": __version__, "updated_at": now}
     out.setdefault("created_at", created)
-    _atomic_write_text(d / MANIFEST_NAME, json.dumps(out, indent=2, ensure_ascii=False) + "\n")
+    atomic_write_text(d / MANIFEST_NAME, json.dumps(out, indent=2, ensure_ascii=False) + "\n")
     return out
 
 
@@ -137,29 +135,6 @@ def manifest_layout(manifest: Mapping[str, Any]) -> FusionLayout:
 def check_query_layout(manifest: Mapping[str, Any], layout: FusionLayout) -> None:
     """Refuse (:class:`EncoderMismatchError`) a query encoded with other encoders."""
     manifest_layout(manifest).check_compatible(layout)
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    try:
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(d: Path) -> None:
-    with contextlib.suppress(OSError):  # not supported on every platform / filesystem
-        fd = os.open(d, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
 
 
 def _now() -> str:
@@ -244,7 +219,7 @@ def open_index(index_dir: str | Path, url: str | None = None,
 def mark_serving(index_dir: str | Path, url: str) -> Path:
     """Write ``DIR/.serving.json`` (this process serves the index at ``url``)."""
     path = Path(index_dir).expanduser().resolve() / SERVING_NAME
-    _atomic_write_text(path, json.dumps({"url": url, "pid": os.getpid(),
+    atomic_write_text(path, json.dumps({"url": url, "pid": os.getpid(),
                                          "host": socket.gethostname()}) + "\n")
     return path
 
@@ -346,7 +321,7 @@ class IndexBuild:
         close_embedded_under(self.staging)
         data_name = f"{_DATA}{self.token}"
         os.rename(self.staging, self.dir / data_name)
-        _fsync_dir(self.dir)
+        fsync_dir(self.dir)
         qdrant = ({"mode": "remote", "url": self.url, "prefix": self.remote_prefix}
                   if self.url is not None else
                   {"mode": "embedded", "path": f"{data_name}/{QDRANT_DIRNAME}"})
@@ -440,7 +415,7 @@ def _index_id(d: Path) -> str:
         if re.fullmatch(r"[0-9a-f]{8}", text):
             return text
     ident = secrets.token_hex(4)
-    _atomic_write_text(path, ident + "\n")
+    atomic_write_text(path, ident + "\n")
     return ident
 
 

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin
 
+from interestmap.encoders.base import l2_normalize
 from interestmap.errors import ConfigError
 from interestmap.learn.projection import (
     MapProjector,
@@ -179,8 +180,7 @@ class AudienceClusterer(ClusterMixin, BaseEstimator):
         self.n_audiences_ = k
 
         centroids = np.stack([X[raw == c].mean(0) for c in range(k)])
-        centroids /= np.maximum(np.linalg.norm(centroids, axis=1, keepdims=True), 1e-12)
-        self.centroids_ = centroids.astype(np.float32)
+        self.centroids_ = l2_normalize(centroids)
         sims = X @ self.centroids_.T
         self.typical_cosine_ = np.array(
             [np.median(sims[raw == c, c]) for c in range(k)], dtype=np.float32)

@@ -43,6 +43,7 @@ from scipy import sparse
 from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.preprocessing import normalize
 
+from interestmap.encoders.base import l2_normalize
 from interestmap.errors import ConfigError
 
 # Words of social posts that no stop-word list has (platform slang, laughter), by
@@ -351,9 +352,9 @@ class _Reranker:
         todo = [j for j in cand if j not in self.vectors]
         if todo:
             vecs = np.asarray(self.embed([str(self.vocab[j]) for j in todo]), dtype=np.float32)
-            vecs /= np.maximum(np.linalg.norm(vecs, axis=1, keepdims=True), 1e-12)
+            vecs = l2_normalize(vecs)
             self.vectors.update(zip(todo, vecs, strict=True))
-        centre = centre / max(float(np.linalg.norm(centre)), 1e-12)
+        centre = l2_normalize(centre)
         cos = {j: float(self.vectors[j] @ centre) for j in cand}
         # Words several clips use keep their lead; within each group, closest first.
         return sorted(cand, key=lambda j: (not shared[j], -cos[j], str(self.vocab[j])))
@@ -411,8 +412,7 @@ def nearest_topics(centroids: np.ndarray, topic_vectors: np.ndarray,
                           f"{c.shape[1]}; embed the topics in the same space as the clips")
     if not isinstance(k, int) or k < 1:
         raise ConfigError(f"k must be an integer >= 1, got {k!r}")
-    c = c / np.maximum(np.linalg.norm(c, axis=1, keepdims=True), 1e-12)
-    t = t / np.maximum(np.linalg.norm(t, axis=1, keepdims=True), 1e-12)
+    c, t = l2_normalize(c), l2_normalize(t)
     sims = c @ t.T
     out = []
     for row in sims:

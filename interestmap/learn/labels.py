@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from scipy.special import softmax
 from sklearn.base import BaseEstimator, ClusterMixin
 
 from interestmap.encoders.base import l2_normalize
@@ -63,8 +64,7 @@ class LabelAudiences(ClusterMixin, BaseEstimator):
     def predict_proba(self, X: Any) -> np.ndarray:
         """``(n, n_audiences_)`` softmax of centre cosines (rows sum to 1)."""
         z = (self._check(X) @ self.centroids_.T) / self.temperature
-        z = np.exp(z - z.max(axis=1, keepdims=True))
-        return (z / z.sum(axis=1, keepdims=True)).astype(np.float32)
+        return softmax(z, axis=1).astype(np.float32)
 
     def predict(self, X: Any) -> np.ndarray:
         """The nearest label's audience id for each row."""

@@ -24,7 +24,6 @@ the rest is placed the same way.
 from __future__ import annotations
 
 import os
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -33,6 +32,7 @@ import numba
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
+from interestmap.encoders.base import l2_normalize
 from interestmap.errors import ConfigError, IndexError_
 
 _FORMAT = "interestmap.MapProjector/1"
@@ -53,8 +53,7 @@ def _unit_rows(X: Any, name: str = "X") -> np.ndarray:
         raise ConfigError(f"{name} must be a 2-D matrix (n_clips, n_dims), got shape {arr.shape}")
     if not np.all(np.isfinite(arr)):
         raise ConfigError(f"{name} contains NaN or infinite values; re-encode those clips")
-    norm = np.linalg.norm(arr, axis=1, keepdims=True)
-    return np.ascontiguousarray(np.divide(arr, norm, out=np.zeros_like(arr), where=norm > 0))
+    return np.ascontiguousarray(l2_normalize(arr))
 
 
 def _check_int(name: str, value: Any, low: int) -> int:
@@ -354,20 +353,16 @@ class MapProjector(TransformerMixin, BaseEstimator):
 
     # persistence --------------------------------------------------------------------
     def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write the fitted projector to ``path`` atomically (temp file, then rename)."""
+        """Write the fitted projector to ``path`` atomically (temp file, fsync, rename)."""
         self._check_fitted()
         import joblib
 
+        from interestmap._io import atomic_writer
+
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        os.close(fd)
-        try:
-            joblib.dump({"format": _FORMAT, "projector": self}, tmp)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        with atomic_writer(path) as fh:
+            joblib.dump({"format": _FORMAT, "projector": self}, fh)
         return path
 
     @classmethod

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
+from interestmap._io import atomic_writer
+
 log = logging.getLogger(__name__)
 
 THUMB_SIDE = 240
@@ -60,9 +62,8 @@ def thumbnail(media: Sequence[str | Path] | str | Path | None,
             continue
         with _LOCK:
             out.parent.mkdir(parents=True, exist_ok=True)
-            tmp = out.with_suffix(f".{os.getpid()}.tmp")
-            img.save(tmp, format="PNG")
-            os.replace(tmp, out)
+            with atomic_writer(out) as fh:
+                img.save(fh, format="PNG")
         return out
     return None
 

@@ -55,7 +55,7 @@ def clip_from_args(args: argparse.Namespace) -> Any:
 
 
 def print_json(obj: Any) -> None:
-    from interestmap.store.interface import to_jsonable
+    from interestmap.store.payloads import to_jsonable
 
     json.dump(to_jsonable(obj), sys.stdout, ensure_ascii=False, indent=None)
     sys.stdout.write("\n")

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -30,10 +29,10 @@ def cmd_encode(args: argparse.Namespace) -> int:
     encoder = ClipEncoder(ocr=not args.no_ocr, asr=not args.no_asr)
     encoded = encoder.encode(clip)
     if args.out:
-        out = Path(args.out)
-        tmp = out.with_name(out.name + ".tmp.npy")
-        np.save(tmp, encoded.fused)
-        os.replace(tmp, out)
+        from interestmap._io import atomic_writer
+
+        with atomic_writer(args.out) as fh:
+            np.save(fh, encoded.fused)
     summary = describe(encoded, encoder.layout)
     if args.json:
         print_json(summary)

@@ -20,7 +20,7 @@ def cmd_classify(args: argparse.Namespace) -> int:
     import contextlib
     import time
 
-    from interestmap.topics.catalog import TopicSpace, load_topics
+    from interestmap.topics.catalog import load_topics
     from interestmap.topics.classify import (
         TopicClassifier,
         classify_stream,
@@ -30,6 +30,7 @@ def cmd_classify(args: argparse.Namespace) -> int:
         save_index_classifier,
         topics_from_labels,
     )
+    from interestmap.topics.scoring import TopicSpace
 
     if args.batch_size < 1:
         raise InterestmapError("--batch-size must be at least 1")
@@ -99,7 +100,7 @@ def cmd_classify(args: argparse.Namespace) -> int:
 
 
 def _build_classify(p: argparse.ArgumentParser) -> None:
-    from interestmap.topics.catalog import MATCH_MAX_TOPICS, MATCH_MIN_PROBABILITY
+    from interestmap.topics.scoring import MATCH_MAX_TOPICS, MATCH_MIN_PROBABILITY
 
     p.description = (
         "Read JSONL lines {\"id\", \"text\"} from --input or stdin and print one result per "

@@ -50,7 +50,7 @@ def default_concurrency() -> int:
 
 def to_jsonable(obj: Any) -> Any:
     """NumPy values, tuples and non-finite floats turned into plain JSON values."""
-    from interestmap.store.interface import to_jsonable as _plain
+    from interestmap.store.payloads import to_jsonable as _plain
 
     return _plain(obj)
 

@@ -2,7 +2,7 @@
 
 ``extract_signals`` runs one module per signal, in this order (each stage's time lands in
 ``Signals.timings_s``):
-- caption: hashtags and the caption's language (``language.py``);
+- caption: hashtags (``hashtags.py``) and the caption's language (``language.py``);
 - in a background thread, sound: speech / music / silence shares and loudness
   (``sound.py``), then asr: the transcript, skipped when the sound stage heard no
   speech (``asr.py``);
@@ -13,31 +13,19 @@
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable
 from typing import TypeVar
 
 from interestmap.clip import GeoPoint, Media, Signals
+from interestmap.signals.hashtags import parse_hashtags
 
 __all__ = ["extract_signals", "parse_hashtags"]
 
 MIN_SPEECH_S = 0.5
 """Less detected speech than this and ASR is skipped."""
 
-_HASHTAG = re.compile(r"(?<![\w#&/])#(\w*[^\W\d_]\w*)")
 T = TypeVar("T")
-
-
-def parse_hashtags(caption: str) -> list[str]:
-    """Hashtags of a caption, lower-cased, without '#', in order, without repeats.
-
-    A tag needs at least one letter (any script: #футбол, #café); '#1' is not a tag.
-    """
-    seen: dict[str, None] = {}
-    for m in _HASHTAG.finditer(caption or ""):
-        seen.setdefault(m.group(1).casefold(), None)
-    return list(seen)
 
 
 def extract_signals(media: Media, caption: str = "", language: str | None = None,

@@ -13,13 +13,13 @@ import functools
 import math
 import os
 import shutil
-import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from interestmap._io import atomic_writer
 from interestmap.errors import MissingDependencyError, ModelLoadError
 
 SAMPLE_RATE = 16000
@@ -96,17 +96,11 @@ def whisper_model_dir() -> Path:
 
 
 def _atomic_copy(sources: list[Path], dest: Path) -> None:
-    """Concatenate ``sources`` into ``dest`` through a temporary file and a rename."""
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=dest.name + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            for src in sources:
-                with open(src, "rb") as fh:
-                    shutil.copyfileobj(fh, out, length=8 << 20)
-        os.replace(tmp, dest)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Concatenate ``sources`` into ``dest`` atomically."""
+    with atomic_writer(dest) as out:
+        for src in sources:
+            with open(src, "rb") as fh:
+                shutil.copyfileobj(fh, out, length=8 << 20)
 
 
 @functools.lru_cache(maxsize=1)

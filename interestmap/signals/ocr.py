@@ -114,7 +114,7 @@ def read_text(frames: Sequence[np.ndarray], times_s: Sequence[float] | None = No
     require_tesseract()
     if not frames:
         return OcrResult()
-    from interestmap.media.decode import representatives
+    from interestmap.media.frames import representatives
 
     times = list(times_s) if times_s is not None else [0.0] * len(frames)
     bands: list[_Band] = []

@@ -17,7 +17,7 @@ that shard half-written, which is why builds write into a fresh generation that 
 published only when complete (see :mod:`interestmap.index.manifest`).
 
 Only one process may open a store folder at a time (``.lock``); threads of that process
-share one open store (see :mod:`interestmap.store.interface`).
+share one open store (see :mod:`interestmap.store.shared`).
 """
 
 from __future__ import annotations
@@ -33,8 +33,10 @@ from typing import Any
 
 import numpy as np
 
+from interestmap._io import atomic_write_json
 from interestmap.errors import IndexBusyError, IndexError_, MissingDependencyError
-from interestmap.store.interface import Cond, Conditions, Record, StoreSettings
+from interestmap.store.filters import Cond, Conditions
+from interestmap.store.schema import Record, StoreSettings
 
 EDGE_VERSION_RANGE = ">=0.9,<0.10"
 """The qdrant-edge-py releases this module is written for (also pinned in pyproject)."""
@@ -121,7 +123,7 @@ class EdgeBackend:
             shard = e.EdgeShard.create(str(self._dir(name)), config)
             shard.flush()
             self._shards[name] = shard
-            _atomic_json(self.folder / f"{name}{_META_SUFFIX}",
+            atomic_write_json(self.folder / f"{name}{_META_SUFFIX}",
                          {"vectors": {k: int(v) for k, v in vectors.items()},
                           "meta": dict(meta), "big": big})
 
@@ -329,12 +331,3 @@ def _cond(e: Any, c: Cond) -> Any:
     if c.kind == "ids":
         return e.HasIdCondition(set(c.values))
     raise ValueError(f"unknown condition {c.kind!r}")
-
-
-def _atomic_json(path: Path, data: Mapping[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(data, f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)

@@ -16,7 +16,8 @@ from typing import Any
 import numpy as np
 
 from interestmap.errors import IndexError_
-from interestmap.store.interface import Cond, Conditions, Record, StoreSettings
+from interestmap.store.filters import Cond, Conditions
+from interestmap.store.schema import Record, StoreSettings
 
 _META_KEY = "interestmap"
 

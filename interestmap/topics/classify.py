@@ -13,7 +13,6 @@ result per line, in bounded memory: what ``interestmap classify`` runs.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,13 +21,12 @@ from typing import IO, Any
 import numpy as np
 
 from interestmap.errors import ConfigError, EncoderMismatchError, InterestmapError
-from interestmap.topics.catalog import (
+from interestmap.topics.catalog import Topic, slugify
+from interestmap.topics.scoring import (
     MATCH_MAX_TOPICS,
     MATCH_MIN_PROBABILITY,
-    Topic,
     TopicSpace,
     select_topics,
-    slugify,
 )
 
 CLASSIFIER_FILE = "topic_classifier.joblib"
@@ -271,7 +269,7 @@ class TopicClassifier:
         # predictions makes its probabilities honest.
         self.temperature_ = 1.0
         if oof is not None:
-            from interestmap.topics.catalog import fit_temperature
+            from interestmap.topics.calibration import fit_temperature
 
             self.temperature_ = fit_temperature(np.log(np.maximum(oof, 1e-12)),
                                                 gold[held].astype(bool))
@@ -287,11 +285,11 @@ class TopicClassifier:
         return self
 
     def _calibrate(self, proba: np.ndarray) -> np.ndarray:
-        from interestmap.topics.catalog import softmax
+        from scipy.special import softmax
 
         if getattr(self, "temperature_", 1.0) == 1.0:
             return proba
-        return softmax(np.log(np.maximum(proba, 1e-12)) / self.temperature_)
+        return softmax(np.log(np.maximum(proba, 1e-12)) / self.temperature_, axis=-1)
 
     def _fit_lr(self, vecs: np.ndarray, labels: Sequence[Sequence[str]], c: float) -> Any:
         from sklearn.linear_model import LogisticRegression
@@ -406,18 +404,16 @@ class TopicClassifier:
         return state
 
     def save(self, path: str | Path) -> Path:
-        """Write the classifier to ``path`` atomically (temp file + rename)."""
+        """Write the classifier to ``path`` atomically (temp file, fsync, rename)."""
         import joblib
+
+        from interestmap._io import atomic_writer
 
         self._check_fitted()
         p = Path(path).expanduser()
         p.parent.mkdir(parents=True, exist_ok=True)
-        tmp = p.with_name(f".{p.name}.{os.getpid()}.tmp")
-        try:
-            joblib.dump({"format": _FORMAT, "classifier": self}, tmp)
-            os.replace(tmp, p)
-        finally:
-            tmp.unlink(missing_ok=True)
+        with atomic_writer(p) as fh:
+            joblib.dump({"format": _FORMAT, "classifier": self}, fh)
         return p
 
     @classmethod
@@ -538,7 +534,7 @@ def classify_stream(stream: Iterable[str], out: IO[str], space: TopicSpace,
     cross-validated blend, or ``blend``). Output lines are JSON ``{"id", "topic",
     "name", "score", "topics", "scores"}`` (``as_json``) or
     ``id<TAB>topic<TAB>score<TAB>topics``: ``topic`` is the likeliest topic, ``topics``
-    every topic the text is about (:func:`~interestmap.topics.catalog.select_topics` with
+    every topic the text is about (:func:`~interestmap.topics.scoring.select_topics` with
     ``min_probability`` and ``max_topics``; ``|``-separated in the tab form).
     """
     import time
