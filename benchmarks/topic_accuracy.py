@@ -192,7 +192,7 @@ def old_topic_vectors(topics: list, enc: TextEncoder) -> np.ndarray:
 
 
 def top1_f1(scores: np.ndarray, gold: np.ndarray) -> float:
-    from interestmap.topics.classify import _top1_macro_f1
+    from interestmap.topics.classifier import _top1_macro_f1
 
     return round(_top1_macro_f1(np.asarray(scores), gold), 4)
 
@@ -337,7 +337,7 @@ def ml_zero_shot(enc: TextEncoder, rows: list[dict], old: bool) -> dict:
 def implicit_en(enc: TextEncoder, rows: list[dict], old: bool, plain: bool) -> dict:
     """English sentences whose topic is implicit: zero-shot, and trained on English."""
     from interestmap.topics.catalog import TopicSpace, load_topics
-    from interestmap.topics.classify import TopicClassifier
+    from interestmap.topics.classifier import TopicClassifier
 
     topics = load_topics(DATA / "ml_topics.yaml")
     ids = [t.id for t in topics]
@@ -362,7 +362,7 @@ def implicit_en(enc: TextEncoder, rows: list[dict], old: bool, plain: bool) -> d
 
 def ml_trained(enc: TextEncoder, rows: list[dict], plain: bool) -> dict:
     from interestmap.topics.catalog import TopicSpace, load_topics
-    from interestmap.topics.classify import TopicClassifier
+    from interestmap.topics.classifier import TopicClassifier
 
     topics = load_topics(DATA / "ml_topics.yaml")
     train = jsonl(DATA / "ml_topics_train_en.jsonl")
@@ -399,7 +399,7 @@ def xtopic_trained(enc: TextEncoder, root: Path, plain: bool) -> dict:
         select_topics,
         xtopic_label,
     )
-    from interestmap.topics.classify import TopicClassifier
+    from interestmap.topics.classifier import TopicClassifier
 
     train = xtopic_rows(root, "en", "train")
     texts = [r["text"] for r in train]
@@ -410,7 +410,7 @@ def xtopic_trained(enc: TextEncoder, root: Path, plain: bool) -> dict:
         from sklearn.linear_model import LogisticRegression
         from sklearn.multiclass import OneVsRestClassifier
 
-        from interestmap.topics.classify import _expand
+        from interestmap.topics.classifier import _expand
 
         x_train = enc.encode(texts)
         rows_, labs, w = _expand(labels)

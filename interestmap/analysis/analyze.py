@@ -99,7 +99,7 @@ def topic_space(index: Any, topics: Sequence[Topic] | str | None = None) -> Topi
 def index_classifier(index: Any, classifier: Any = "auto") -> Any:
     """The classifier to blend in: ``"auto"`` = the one saved with the index (or None)."""
     if classifier == "auto":
-        from interestmap.topics.classify import load_index_classifier
+        from interestmap.topics.classifier import load_index_classifier
 
         return load_index_classifier(index) if hasattr(index, "dir") else None
     return classifier
@@ -237,7 +237,7 @@ def analyze(clip: Clip | EncodedClip, index: Any = None, *,
     """Encode ``clip`` with the index's encoders (None: the embedded default index) and
     analyse it. ``topics`` replaces the index's declared topics; ``classifier`` is
     ``"auto"`` (the index's saved one, if any), None (zero-shot only) or a
-    :class:`~interestmap.topics.classify.TopicClassifier`."""
+    :class:`~interestmap.topics.classifier.TopicClassifier`."""
     index = resolve_index(index)
     if isinstance(clip, EncodedClip):
         encoded = clip

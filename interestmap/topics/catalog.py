@@ -724,7 +724,7 @@ class TopicSpace:
 
     def proba(self, block: str, vectors: np.ndarray, classifier: Any = None) -> np.ndarray:
         """``(n, n_topics)`` calibrated probabilities of block vectors; a trained
-        ``classifier`` (see classify.py) is blended in for the text blocks."""
+        ``classifier`` (see classifier.py) is blended in for the text blocks."""
         p = softmax(self.cosines(block, vectors) / self.temperature(block))
         if classifier is not None and block in self.TEXT_BLOCKS:
             p = classifier.blend_with(p, vectors, self.ids)
