@@ -104,6 +104,11 @@ class TopicClassifier(ClassifierMixin, BaseEstimator):
                   for k, v in self.get_params(deep=False).items()}
         return type(self)(**params)
 
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.string = True  # X may be a list of texts (or a matrix of vectors)
+        return tags
+
     def _validate_params(self) -> None:
         """Check every parameter, naming the wrong one (called by :meth:`fit`)."""
         if self.C is not None and (isinstance(self.C, bool) or
