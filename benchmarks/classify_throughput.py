@@ -11,7 +11,7 @@ Inputs are real posts: the X-Topic test tweets (en, es, ja; ``$INTERESTMAP_DATA`
 default ``../shared/data``), cycled to the requested number of lines.
 
 Measures:
-- ``in_process``: texts/s of :func:`interestmap.topics.classify.classify_stream` per batch size,
+- ``in_process``: texts/s of :func:`interestmap.topics.stream.classify_stream` per batch size,
   after the model and the topic vectors are loaded (the atlas's 37 topics, zero-shot,
   JSON lines written to a null sink), and the share of that time spent in the text
   encoder;
@@ -71,8 +71,8 @@ class _Null(io.TextIOBase):
 def in_process(lines: list[str], batch_sizes: list[int]) -> dict:
     from interestmap.encoders.registry import get_text_encoder
     from interestmap.topics.catalog import load_topics
-    from interestmap.topics.classify import classify_stream
     from interestmap.topics.scoring import TopicSpace
+    from interestmap.topics.stream import classify_stream
 
     te = get_text_encoder()
     space = TopicSpace(load_topics(), te)
@@ -127,7 +127,7 @@ def cli(lines: list[str], batch_size: int) -> dict:
 def xtopic() -> dict:
     from interestmap.encoders.registry import get_text_encoder
     from interestmap.topics.catalog import XTOPIC_LABELS, Topic, load_topics, xtopic_label
-    from interestmap.topics.classify import TopicClassifier, _top1_macro_f1
+    from interestmap.topics.classifier import TopicClassifier, _top1_macro_f1
     from interestmap.topics.scoring import TopicSpace
 
     te = get_text_encoder()

@@ -121,9 +121,10 @@ def reduction_table(X: np.ndarray, rows: list[dict], name: str) -> tuple[list, d
 
 def _refit(c: AudienceClusterer, base: AudienceClusterer, X: np.ndarray) -> AudienceClusterer:
     """Fit ``c`` on ``base``'s UMAP layout (skips the slow reduction)."""
-    mcs, ms = c._validate(len(X))
+    c.hdbscan_params_ = c._validate(len(X))
     c.n_features_in_ = X.shape[1]
-    c.min_cluster_size_, c.min_samples_ = mcs, ms
+    c.min_cluster_size_ = c.hdbscan_params_["min_cluster_size"]
+    c.min_samples_ = c.hdbscan_params_["min_samples"]
     c.reducer_ = base.reducer_
     return c._fit_reduced(X, base.reducer_.embedding_)
 

@@ -192,7 +192,7 @@ def old_topic_vectors(topics: list, enc: TextEncoder) -> np.ndarray:
 
 
 def top1_f1(scores: np.ndarray, gold: np.ndarray) -> float:
-    from interestmap.topics.classify import _top1_macro_f1
+    from interestmap.topics.classifier import _top1_macro_f1
 
     return round(_top1_macro_f1(np.asarray(scores), gold), 4)
 
@@ -328,7 +328,7 @@ def ml_zero_shot(enc: TextEncoder, rows: list[dict], old: bool) -> dict:
 def implicit_en(enc: TextEncoder, rows: list[dict], old: bool, plain: bool) -> dict:
     """English sentences whose topic is implicit: zero-shot, and trained on English."""
     from interestmap.topics.catalog import load_topics
-    from interestmap.topics.classify import TopicClassifier
+    from interestmap.topics.classifier import TopicClassifier
     from interestmap.topics.scoring import TopicSpace
 
     topics = load_topics(DATA / "ml_topics.yaml")
@@ -354,7 +354,7 @@ def implicit_en(enc: TextEncoder, rows: list[dict], old: bool, plain: bool) -> d
 
 def ml_trained(enc: TextEncoder, rows: list[dict], plain: bool) -> dict:
     from interestmap.topics.catalog import load_topics
-    from interestmap.topics.classify import TopicClassifier
+    from interestmap.topics.classifier import TopicClassifier
     from interestmap.topics.scoring import TopicSpace
 
     topics = load_topics(DATA / "ml_topics.yaml")
@@ -386,7 +386,7 @@ def ml_trained(enc: TextEncoder, rows: list[dict], plain: bool) -> dict:
 
 def xtopic_trained(enc: TextEncoder, root: Path, plain: bool) -> dict:
     from interestmap.topics.catalog import XTOPIC_LABELS, Topic, xtopic_label
-    from interestmap.topics.classify import TopicClassifier
+    from interestmap.topics.classifier import TopicClassifier
     from interestmap.topics.scoring import TopicSpace, select_topics
 
     train = xtopic_rows(root, "en", "train")
@@ -398,7 +398,7 @@ def xtopic_trained(enc: TextEncoder, root: Path, plain: bool) -> dict:
         from sklearn.linear_model import LogisticRegression
         from sklearn.multiclass import OneVsRestClassifier
 
-        from interestmap.topics.classify import _expand
+        from interestmap.topics.classifier import _expand
 
         x_train = enc.encode(texts)
         rows_, labs, w = _expand(labels)

@@ -14,8 +14,9 @@ class MediaError(InterestmapError):
     """A media file cannot be read (missing, empty, corrupt, unsupported, too long)."""
 
 
-class ConfigError(InterestmapError):
-    """A setting is missing or has an invalid value."""
+class ConfigError(InterestmapError, ValueError):
+    """A setting is missing or has an invalid value (a ``ValueError``, as Python and
+    scikit-learn code expect for a bad argument)."""
 
 
 class MissingDependencyError(InterestmapError):

@@ -163,7 +163,7 @@ def test_caption_only_and_empty_clips(index):
 
 
 def test_a_trained_classifier_is_blended_in_and_saved_with_an_index(index, tmp_path):
-    from interestmap.topics.classify import (
+    from interestmap.topics.classifier import (
         TopicClassifier,
         load_index_classifier,
         save_index_classifier,

@@ -14,17 +14,15 @@ import pytest
 
 from interestmap.errors import ConfigError, EncoderMismatchError, InterestmapError
 from interestmap.topics.catalog import XTOPIC_LABELS, Topic, load_topics, xtopic_label
-from interestmap.topics.classify import (
+from interestmap.topics.classifier import TopicClassifier, _top1_macro_f1
+from interestmap.topics.labelled import (
     LabelledPosts,
-    TopicClassifier,
-    _top1_macro_f1,
-    classify_stream,
-    iter_input_batches,
     read_labelled,
     resolve_labels,
     topics_from_labels,
 )
 from interestmap.topics.scoring import TopicSpace
+from interestmap.topics.stream import classify_stream, iter_input_batches
 
 ROOT = Path(__file__).resolve().parents[1]
 TEST_POSTS = 400
@@ -158,7 +156,7 @@ def test_classifier_predicts_saves_atomically_and_refuses_other_encoders(xtopic_
     assert [f.name for f in path.parent.iterdir()] == ["clf.joblib"]  # no temp file left
     back = TopicClassifier.load(path)
     assert np.allclose(back.predict_proba(texts), p)
-    assert back.text_encoder is None or not isinstance(back.text_encoder, str)
+    assert back.text_encoder == "use-m3"  # the model is not pickled, its registry name is
 
     with pytest.raises(EncoderMismatchError, match="trained on use-m3"):
         back.check_encoder({"name": "e5-small", "dim": 384})

@@ -12,6 +12,7 @@ from sklearn.metrics import normalized_mutual_info_score
 from interestmap.errors import ConfigError
 from interestmap.learn.clusters import AudienceClusterer, auto_min_cluster_size
 from interestmap.learn.keywords import top_keywords
+from interestmap.learn.validation import NotFittedError
 
 SPORTS_WORDS = {"game", "games", "season", "match", "team", "league", "football", "soccer",
                 "goal", "win", "vs", "player", "players", "playing", "cup", "coach", "nba",
@@ -124,7 +125,7 @@ def test_predict_single_equals_batch_and_matches_training_labels(fitted, tweets)
         one_label, one_conf = fitted.predict_with_confidence(X[i:i + 1])
         assert one_label[0] == labels[i]
         assert one_conf[0] == pytest.approx(conf[i], abs=1e-6)
-        np.testing.assert_allclose(fitted.predict_proba(X[i]), proba[i:i + 1], atol=1e-6)
+        np.testing.assert_allclose(fitted.predict_proba(X[i:i + 1]), proba[i:i + 1], atol=1e-6)
     np.testing.assert_array_equal(fitted.predict(X), labels)
     assert proba.shape == (100, fitted.n_audiences_)
     # a clip from the corpus gets (almost always) its own audience back
@@ -165,9 +166,9 @@ def test_other_reductions_work_and_predict(small, reduction):
 def test_unfitted_clusterer_refuses_to_predict():
     X = np.ones((2, 8))
     for method in ("predict", "predict_proba", "predict_with_confidence"):
-        with pytest.raises(ConfigError, match="not fitted"):
+        with pytest.raises(NotFittedError, match="not fitted"):
             getattr(AudienceClusterer(), method)(X)
-    with pytest.raises(AttributeError, match="fit"):
+    with pytest.raises(NotFittedError, match="fit"):
         _ = AudienceClusterer().membership_
 
 
@@ -188,7 +189,7 @@ def test_parameter_errors_name_the_parameter(params, name):
 def test_too_few_clips_and_bad_values_are_refused():
     with pytest.raises(ConfigError, match="at least 10 clips"):
         AudienceClusterer().fit(np.ones((4, 8)))
-    with pytest.raises(ConfigError, match="infinite"):
+    with pytest.raises(ConfigError, match="infinity"):
         AudienceClusterer().fit(np.full((20, 8), np.inf))
 
 

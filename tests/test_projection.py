@@ -10,6 +10,7 @@ from fixtures_xtopic import xtopic
 
 from interestmap.errors import ConfigError, IndexError_
 from interestmap.learn.projection import MapProjector, exact_knn
+from interestmap.learn.validation import NotFittedError
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +39,7 @@ def test_layout_shape_extent_and_fitted_points_sit_on_themselves(fitted, vectors
 def test_same_clip_alone_or_in_a_batch_of_100_lands_on_the_same_point(fitted, vectors):
     new = vectors[500:600]
     batch = fitted.transform(new)
-    alone = np.concatenate([fitted.transform(new[i]) for i in range(len(new))])
+    alone = np.concatenate([fitted.transform(new[i:i + 1]) for i in range(len(new))])
     assert batch.shape == (100, 2)
     assert np.max(np.abs(batch - alone)) <= 1e-3 * fitted.scale_
     # and in a differently composed batch (reversed, mixed with fitted points)
@@ -103,9 +104,9 @@ def test_load_refuses_missing_and_foreign_files(tmp_path):
 
 
 def test_unfitted_map_refuses_to_place():
-    with pytest.raises(ConfigError, match="not fitted"):
+    with pytest.raises(NotFittedError, match="not fitted"):
         MapProjector().transform(np.ones((1, 8)))
-    with pytest.raises(ConfigError, match="not fitted"):
+    with pytest.raises(NotFittedError, match="not fitted"):
         MapProjector().save("/tmp/never-written.map")
 
 

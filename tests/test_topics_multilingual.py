@@ -99,7 +99,7 @@ def test_a_ukrainian_caption_and_its_english_translation_get_the_same_topic(atla
 
 @pytest.mark.slow
 def test_a_classifier_trained_on_english_labels_ukrainian_and_greek_sentences(encoder):
-    from interestmap.topics.classify import TopicClassifier
+    from interestmap.topics.classifier import TopicClassifier
 
     topics = load_topics(BENCH / "ml_topics.yaml")
     train = _jsonl(BENCH / "ml_topics_train_en.jsonl")

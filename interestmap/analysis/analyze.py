@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from interestmap.encoders.fusion import FusionLayout
     from interestmap.encoders.pipeline import ClipEncoder
     from interestmap.index.interest_index import InterestIndex
-    from interestmap.topics.classify import TopicClassifier
+    from interestmap.topics.classifier import TopicClassifier
 
 BLOCK_WORDS: dict[str, str] = {
     "caption": "caption", "ocr": "on-screen text", "speech": "speech",
@@ -114,7 +114,7 @@ def index_classifier(index: InterestIndex, classifier: TopicClassifier | str | N
                      ) -> TopicClassifier | None:
     """The classifier to blend in: ``"auto"`` = the one saved with the index (or None)."""
     if classifier == "auto":
-        from interestmap.topics.classify import load_index_classifier
+        from interestmap.topics.classifier import load_index_classifier
 
         return load_index_classifier(index) if hasattr(index, "dir") else None
     return classifier  # type: ignore[return-value]
@@ -295,7 +295,7 @@ def analyze(clip: Clip | EncodedClip, index: InterestIndex | str | Path | None =
     """Encode ``clip`` with the index's encoders (None: the embedded default index) and
     analyse it. ``topics`` replaces the index's declared topics; ``classifier`` is
     ``"auto"`` (the index's saved one, if any), None (zero-shot only) or a
-    :class:`~interestmap.topics.classify.TopicClassifier`."""
+    :class:`~interestmap.topics.classifier.TopicClassifier`."""
     index = resolve_index(index)
     if isinstance(clip, EncodedClip):
         encoded = clip

@@ -50,6 +50,8 @@ def build_index(
     topics: str | Path | None = None,
     audiences: str = "clusters",
     min_cluster_size: int | None = None,
+    audience_model: Any = None,
+    map_model: Any = None,
     qdrant_url: str | None = None,
     api_key: str | None = None,
     progress: Progress | None = None,
@@ -62,7 +64,9 @@ def build_index(
     a list of clips), and return it opened; what the build did is its ``build_report``.
 
     ``audiences="clusters"`` finds audiences with HDBSCAN; ``"labels"`` makes one audience
-    per clip label (used for the declared-topic atlas). Bad clips are reported in the
+    per clip label (used for the declared-topic atlas). ``audience_model`` is an unfitted
+    ``hdbscan.HDBSCAN(...)`` or ``AudienceClusterer(...)``, ``map_model`` an unfitted
+    ``umap.UMAP(...)`` or ``MapProjector(...)`` (see learn/). Bad clips are reported in the
     returned report and skipped; an interrupted build resumes from the encode cache.
     ``executor`` encodes the clips: "local" (default) or "ray" (Ray Data, on the cluster
     at ``ray_address`` / ``$RAY_ADDRESS``, else a local one), see executors.py.
@@ -76,6 +80,14 @@ def build_index(
 
     if audiences not in ("clusters", "labels"):
         raise ConfigError("audiences must be 'clusters' or 'labels'")
+    if audiences == "labels" and audience_model is not None:
+        raise ConfigError("audience_model is for audiences='clusters'; 'labels' makes one "
+                          "audience per label")
+    from interestmap.learn.clusters import as_audience_clusterer
+    from interestmap.learn.projection import as_map_projector
+
+    audience_est = as_audience_clusterer(audience_model, min_cluster_size=min_cluster_size)
+    map_est = as_map_projector(map_model)
     step = progress or (lambda stage, done, total: None)
     t_all = time.perf_counter()
     timings: dict[str, float] = {}
@@ -101,7 +113,7 @@ def build_index(
                         chunk_size=chunk_size)
     encoded, n_new, problems = run.encoded, run.n_new, problems + run.problems
     timings["encode"] = time.perf_counter() - t0
-    from interestmap.learn.projection import MIN_MAP_CLIPS, MapProjector
+    from interestmap.learn.projection import MIN_MAP_CLIPS
 
     if len(encoded) < MIN_MAP_CLIPS:
         raise InterestmapError(f"only {len(encoded)} clip(s) could be encoded; an index "
@@ -117,7 +129,7 @@ def build_index(
     topic_list = load_topics(topics)
     topic_vecs = embed_topics(topic_list, encoder.text)
     labels, probs, clusterer, raw_outliers = _find_audiences(
-        encoded, view, has_view, audiences, min_cluster_size)
+        encoded, view, has_view, audiences, audience_est)
     aud_list = _describe_audiences(encoded, fused, view, labels, probs, fuser, topic_list,
                                    topic_vecs, embed_words=encoder.text.encode)
     timings["audiences"] = time.perf_counter() - t0
@@ -125,7 +137,7 @@ def build_index(
 
     step("map", 0, 1)
     t0 = time.perf_counter()
-    projector = MapProjector(random_state=0).fit(view[has_view])
+    projector = map_est.fit(view[has_view])
     xy = np.full((len(encoded), 2), np.nan, dtype=np.float32)
     xy[has_view] = projector.transform(view[has_view])
     timings["map"] = time.perf_counter() - t0
@@ -194,10 +206,9 @@ def encoder_config(encoder: ClipEncoder) -> dict[str, Any]:
 
 
 def _find_audiences(encoded: list[EncodedClip], view: np.ndarray, has_view: np.ndarray,
-                    mode: str, min_cluster_size: int | None
+                    mode: str, clusterer: Any
                     ) -> tuple[np.ndarray, np.ndarray, Any, float]:
     """Audience label (-1: none) and confidence of each clip, the fitted model, raw noise."""
-    from interestmap.learn.clusters import AudienceClusterer
     from interestmap.learn.labels import LabelAudiences
 
     n = len(encoded)
@@ -208,8 +219,7 @@ def _find_audiences(encoded: list[EncodedClip], view: np.ndarray, has_view: np.n
                                      [(e.clip.labels or ["unlabelled"])[0]
                                       for e, h in zip(encoded, has_view, strict=True) if h])
     else:
-        model = AudienceClusterer(min_cluster_size=min_cluster_size, random_state=0)
-        model.fit(view[has_view])
+        model = clusterer.fit(view[has_view])
     labels[has_view] = model.labels_
     probs[has_view] = model.probabilities_
     raw = float(getattr(model, "raw_outlier_share_", np.mean(labels < 0)))

@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from interestmap.analysis.whatif import Edit, WhatIfReport
     from interestmap.learn.projection import MapProjector
     from interestmap.topics.catalog import Topic
-    from interestmap.topics.classify import TopicClassifier
+    from interestmap.topics.classifier import TopicClassifier
 
 CLUSTERER_FILE = "clusterer.joblib"
 PROJECTOR_FILE = "projector.joblib"

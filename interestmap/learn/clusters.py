@@ -17,12 +17,13 @@ from sklearn.base import BaseEstimator, ClusterMixin
 
 from interestmap.encoders.base import l2_normalize
 from interestmap.errors import ConfigError
-from interestmap.learn.projection import (
-    MapProjector,
-    Neighbours,
-    _check_float,
-    _check_int,
-    _unit_rows,
+from interestmap.learn.projection import MapProjector, Neighbours
+from interestmap.learn.validation import (
+    check_choice,
+    check_fitted,
+    check_float,
+    check_int,
+    unit_rows,
 )
 
 REDUCTIONS = ("umap", "pca", "none")
@@ -94,6 +95,13 @@ class AudienceClusterer(ClusterMixin, BaseEstimator):
     n_exemplars : how many most central members each audience lists in ``exemplars_``.
     max_fit_points : UMAP is fitted on at most this many points; the rest are placed.
     random_state : seed; the same input gives the same audiences.
+    hdbscan_model : an unfitted ``hdbscan.HDBSCAN`` to find the audiences with, as
+        BERTopic's ``hdbscan_model=``: its ``min_cluster_size``, ``min_samples`` (``None``:
+        HDBSCAN's own default, ``min_cluster_size``) and ``cluster_selection_method``
+        replace the three parameters above, and its other settings (``metric``,
+        ``cluster_selection_epsilon``, ``alpha``, ...) are used as they are. The reduction,
+        the soft membership and the outlier policy are still this class's. It is never
+        fitted itself.
 
     Learned attributes
     ------------------
@@ -104,7 +112,8 @@ class AudienceClusterer(ClusterMixin, BaseEstimator):
     audience centres; typical_cosine_ (k,) median member cosine to the centre;
     exemplars_ list of k index arrays, most central first; sizes_ (k,) points per
     audience after the policy; n_audiences_; outlier_share_; raw_outlier_share_;
-    min_cluster_size_; min_samples_; reducer_ (MapProjector, PCA or None); hdbscan_.
+    min_cluster_size_; min_samples_; hdbscan_params_ (every HDBSCAN setting used);
+    reducer_ (MapProjector, PCA or None); hdbscan_ (the fitted ``hdbscan.HDBSCAN``).
     """
 
     def __init__(self, reduction: str = "umap", n_components: int = 10,
@@ -112,7 +121,7 @@ class AudienceClusterer(ClusterMixin, BaseEstimator):
                  min_samples: int | None = None, cluster_selection_method: str = "leaf",
                  outliers: str = "assign", min_confidence: float = 0.6,
                  n_exemplars: int = 5, max_fit_points: int = 20000,
-                 random_state: int = 42) -> None:
+                 random_state: int = 42, hdbscan_model: Any = None) -> None:
         self.reduction = reduction
         self.n_components = n_components
         self.n_neighbors = n_neighbors
@@ -124,53 +133,68 @@ class AudienceClusterer(ClusterMixin, BaseEstimator):
         self.n_exemplars = n_exemplars
         self.max_fit_points = max_fit_points
         self.random_state = random_state
+        self.hdbscan_model = hdbscan_model
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # clusterers pickled before ``hdbscan_model`` existed load as plain ones
+        state.setdefault("hdbscan_model", None)
+        super().__setstate__(state)
 
     # validation ---------------------------------------------------------------------
-    def _validate(self, n: int) -> tuple[int, int]:
-        if self.reduction not in REDUCTIONS:
-            raise ConfigError(f"reduction must be one of {list(REDUCTIONS)}, "
-                              f"got {self.reduction!r}")
-        if self.outliers not in OUTLIER_POLICIES:
-            raise ConfigError(f"outliers must be one of {list(OUTLIER_POLICIES)}, "
-                              f"got {self.outliers!r}")
-        if self.cluster_selection_method not in ("leaf", "eom"):
-            raise ConfigError("cluster_selection_method must be 'leaf' or 'eom', "
-                              f"got {self.cluster_selection_method!r}")
-        _check_int("n_components", self.n_components, 1)
-        _check_int("n_neighbors", self.n_neighbors, 2)
-        _check_float("min_confidence", self.min_confidence, 0.0, 1.0)
-        _check_int("n_exemplars", self.n_exemplars, 1)
-        _check_int("max_fit_points", self.max_fit_points, _MIN_POINTS)
-        _check_int("random_state", self.random_state, 0)
+    def _validate(self, n: int) -> dict[str, Any]:
+        """The HDBSCAN settings to use, after checking every parameter and ``n``."""
+        check_choice("reduction", self.reduction, REDUCTIONS)
+        check_choice("outliers", self.outliers, OUTLIER_POLICIES)
+        check_int("n_components", self.n_components, 1)
+        check_int("n_neighbors", self.n_neighbors, 2)
+        check_float("min_confidence", self.min_confidence, 0.0, 1.0)
+        check_int("n_exemplars", self.n_exemplars, 1)
+        check_int("max_fit_points", self.max_fit_points, _MIN_POINTS)
+        check_int("random_state", self.random_state, 0)
+        if self.hdbscan_model is None:
+            params: dict[str, Any] = {"min_cluster_size": self.min_cluster_size,
+                                      "min_samples": self.min_samples,
+                                      "cluster_selection_method": self.cluster_selection_method}
+        else:
+            import hdbscan
+
+            if not isinstance(self.hdbscan_model, hdbscan.HDBSCAN):
+                raise ConfigError("hdbscan_model must be an unfitted hdbscan.HDBSCAN (or None), "
+                                  f"got {type(self.hdbscan_model).__name__}")
+            params = self.hdbscan_model.get_params(deep=False)
+            if params.get("min_samples") is None:  # HDBSCAN's own default
+                params["min_samples"] = params["min_cluster_size"]
+        check_choice("cluster_selection_method", params["cluster_selection_method"],
+                     ("leaf", "eom"))
         if n < _MIN_POINTS:
-            raise ConfigError(f"finding audiences needs at least {_MIN_POINTS} clips, got {n}")
-        mcs = auto_min_cluster_size(n) if self.min_cluster_size is None else \
-            _check_int("min_cluster_size", self.min_cluster_size, 2)
+            raise ConfigError(f"finding audiences needs at least {_MIN_POINTS} clips, "
+                              f"got n_samples={n}")
+        mcs = params["min_cluster_size"]
+        mcs = auto_min_cluster_size(n) if mcs is None else check_int("min_cluster_size", mcs, 2)
         if mcs > n // 2:
             raise ConfigError(f"min_cluster_size={mcs} is more than half of the {n} clips; "
                               "use a smaller min_cluster_size or a bigger corpus")
-        ms = auto_min_samples(mcs) if self.min_samples is None else \
-            _check_int("min_samples", self.min_samples, 1)
-        return mcs, ms
+        ms = params["min_samples"]
+        ms = auto_min_samples(mcs) if ms is None else check_int("min_samples", ms, 1)
+        params.update(min_cluster_size=mcs, min_samples=ms, prediction_data=True)
+        return params
 
     # fitting ------------------------------------------------------------------------
     def fit(self, X: Any, y: Any = None) -> AudienceClusterer:  # noqa: ARG002 (sklearn API)
         """Find audiences in ``X`` (n, d); returns ``self``."""
-        X = _unit_rows(X)
-        n = X.shape[0]
-        mcs, ms = self._validate(n)
-        self.n_features_in_ = X.shape[1]
-        self.min_cluster_size_, self.min_samples_ = mcs, ms
-
+        X = unit_rows(self, X, reset=True)
+        params = self._validate(X.shape[0])
+        self.hdbscan_params_ = params
+        self.min_cluster_size_ = params["min_cluster_size"]
+        self.min_samples_ = params["min_samples"]
         return self._fit_reduced(X, self._fit_reduction(X))
 
     def _fit_reduced(self, X: np.ndarray, Z: np.ndarray) -> AudienceClusterer:
         """HDBSCAN, centres and the outlier policy on already reduced points ``Z``."""
         n = X.shape[0]
-        mcs, ms = self.min_cluster_size_, self.min_samples_
-        model = self._run_hdbscan(Z, mcs, ms, allow_single=False)
+        model = self._run_hdbscan(Z, allow_single=False)
         if model.labels_.max() < 0:  # nothing dense enough: the corpus is one audience
-            model = self._run_hdbscan(Z, mcs, ms, allow_single=True)
+            model = self._run_hdbscan(Z, allow_single=True)
         raw = model.labels_.astype(np.int64)
         if raw.max() < 0:
             raw = np.zeros(n, dtype=np.int64)
@@ -215,12 +239,13 @@ class AudienceClusterer(ClusterMixin, BaseEstimator):
         self.reducer_ = None
         return X
 
-    def _run_hdbscan(self, Z: np.ndarray, mcs: int, ms: int, *, allow_single: bool) -> Any:
+    def _run_hdbscan(self, Z: np.ndarray, *, allow_single: bool) -> Any:
         import hdbscan
 
-        model = hdbscan.HDBSCAN(min_cluster_size=mcs, min_samples=ms,
-                                cluster_selection_method=self.cluster_selection_method,
-                                allow_single_cluster=allow_single, prediction_data=True)
+        params = dict(self.hdbscan_params_)
+        params["allow_single_cluster"] = allow_single or params.get("allow_single_cluster",
+                                                                    False)
+        model = hdbscan.HDBSCAN(**params)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return model.fit(np.asarray(Z, dtype=np.float64))
@@ -233,8 +258,8 @@ class AudienceClusterer(ClusterMixin, BaseEstimator):
         large corpora (40k points, 189 audiences: ~110 s), which ``fit`` should not pay
         when only labels are needed.
         """
-        if not hasattr(self, "hdbscan_"):
-            raise AttributeError("membership_ is learned by fit(); fit the clusterer first")
+        check_fitted(self, "hdbscan_", hint="membership_ is learned by fit(); call fit() "
+                     "with the corpus first")
         if self._membership is None:
             self._membership = self._soft_membership_all(self.hdbscan_, len(self.labels_),
                                                          self.n_audiences_)
@@ -248,7 +273,10 @@ class AudienceClusterer(ClusterMixin, BaseEstimator):
             return np.ones((n, 1), dtype=np.float32)
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore")
-            m = hdbscan.all_points_membership_vectors(model)
+            try:
+                m = hdbscan.all_points_membership_vectors(model)
+            except KeyError:  # hdbscan fails on one "eom" cluster at the tree's root
+                m = model.probabilities_
         return np.nan_to_num(np.asarray(m, dtype=np.float32).reshape(n, k))
 
     def _apply_policy(self, raw: np.ndarray, sims: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -269,18 +297,10 @@ class AudienceClusterer(ClusterMixin, BaseEstimator):
         return labels, conf
 
     # prediction ---------------------------------------------------------------------
-    def _check_fitted(self) -> None:
-        if not hasattr(self, "labels_"):
-            raise ConfigError("this AudienceClusterer is not fitted yet: call fit() with "
-                              "the corpus first")
-
     def _prepare(self, X: Any, neighbours: Neighbours | None = None
                  ) -> tuple[np.ndarray, np.ndarray]:
-        self._check_fitted()
-        X = _unit_rows(X)
-        if X.shape[1] != self.n_features_in_:
-            raise ConfigError(f"X has {X.shape[1]} dims, but the audiences were found on "
-                              f"{self.n_features_in_}-d vectors; encode with the same setup")
+        check_fitted(self, "labels_", hint="call fit() with the corpus first")
+        X = unit_rows(self, X, reset=False)
         if self.reduction == "none":
             Z = X
         elif self.reduction == "umap":
@@ -325,5 +345,32 @@ class AudienceClusterer(ClusterMixin, BaseEstimator):
             return np.ones((len(X), 1), dtype=np.float32)
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore")
-            m = hdbscan.membership_vector(self.hdbscan_, Z)
+            try:
+                m = hdbscan.membership_vector(self.hdbscan_, Z)
+            except KeyError:  # hdbscan fails on one "eom" cluster at the tree's root;
+                # then closeness to the one audience, as the outlier policy measures it
+                m = np.clip(X @ self.centroids_.T / max(self.typical_cosine_[0], 1e-6), 0, 1)
         return np.nan_to_num(np.asarray(m, dtype=np.float32).reshape(len(X), k))
+
+
+def as_audience_clusterer(model: Any = None, *, min_cluster_size: int | None = None,
+                          random_state: int = 0) -> AudienceClusterer:
+    """An unfitted :class:`AudienceClusterer` from what ``build_index(audience_model=...)``
+    takes: None (the default clusterer), an unfitted ``hdbscan.HDBSCAN`` (its settings
+    are used, see ``hdbscan_model``) or an :class:`AudienceClusterer` (copied with
+    ``clone``). ``min_cluster_size`` applies to the default clusterer only."""
+    from sklearn.base import clone
+
+    if model is not None and min_cluster_size is not None:
+        raise ConfigError("give min_cluster_size or audience_model, not both (set "
+                          "min_cluster_size on the audience_model)")
+    if model is None:
+        return AudienceClusterer(min_cluster_size=min_cluster_size, random_state=random_state)
+    if isinstance(model, AudienceClusterer):
+        return clone(model)
+    import hdbscan
+
+    if isinstance(model, hdbscan.HDBSCAN):
+        return AudienceClusterer(hdbscan_model=clone(model), random_state=random_state)
+    raise ConfigError("audience_model must be an unfitted hdbscan.HDBSCAN(...) or an "
+                      f"interestmap AudienceClusterer(...), got {type(model).__name__}")

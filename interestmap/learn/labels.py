@@ -17,6 +17,7 @@ from sklearn.base import BaseEstimator, ClusterMixin
 
 from interestmap.encoders.base import l2_normalize
 from interestmap.errors import ConfigError
+from interestmap.learn.validation import check_fitted, unit_rows
 
 
 class LabelAudiences(ClusterMixin, BaseEstimator):
@@ -33,10 +34,15 @@ class LabelAudiences(ClusterMixin, BaseEstimator):
 
     def fit(self, X: Any, y: Sequence[str]) -> LabelAudiences:
         """Learn one centre per label from unit rows ``X`` and their labels ``y``."""
-        if not (np.isfinite(self.temperature) and self.temperature > 0):
-            raise ConfigError("temperature must be > 0")
-        X = l2_normalize(np.asarray(X, dtype=np.float32))
-        if len(y) != len(X) or len(X) == 0:
+        if isinstance(self.temperature, bool) or \
+                not isinstance(self.temperature, int | float | np.number) or \
+                not (np.isfinite(self.temperature) and self.temperature > 0):
+            raise ConfigError(f"temperature must be a number > 0, got {self.temperature!r}")
+        X = unit_rows(self, X, reset=True)
+        if y is None:
+            raise ConfigError("LabelAudiences requires y to be passed, but the target y is "
+                              "None: give each row's label")
+        if len(y) != len(X):
             raise ConfigError(f"X has {len(X)} rows but y has {len(y)} labels")
         self.audience_names_ = sorted(set(map(str, y)))
         index = {name: i for i, name in enumerate(self.audience_names_)}
@@ -45,21 +51,24 @@ class LabelAudiences(ClusterMixin, BaseEstimator):
         self.centroids_ = l2_normalize(np.stack([X[self.labels_ == c].mean(0)
                                                  for c in range(k)]))
         self.n_audiences_ = k
-        self.n_features_in_ = X.shape[1]
         self.membership_ = self.predict_proba(X)
         self.probabilities_ = self.membership_[np.arange(len(X)), self.labels_]
         self.sizes_ = np.bincount(self.labels_, minlength=k)
         self.outlier_share_ = self.raw_outlier_share_ = 0.0
         return self
 
+    def fit_predict(self, X: Any, y: Sequence[str]) -> np.ndarray:  # type: ignore[override]
+        """Fit and return ``labels_`` (the audience id of each labelled row)."""
+        return self.fit(X, y).labels_
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.target_tags.required = True
+        return tags
+
     def _check(self, X: Any) -> np.ndarray:
-        if not hasattr(self, "centroids_"):
-            raise ConfigError("this LabelAudiences is not fitted yet: call fit() first")
-        X = l2_normalize(np.atleast_2d(np.asarray(X, dtype=np.float32)))
-        if X.shape[1] != self.n_features_in_:
-            raise ConfigError(f"X has {X.shape[1]} dims; the audiences have "
-                              f"{self.n_features_in_}")
-        return X
+        check_fitted(self, "centroids_")
+        return unit_rows(self, X, reset=False)
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """``(n, n_audiences_)`` softmax of centre cosines (rows sum to 1)."""

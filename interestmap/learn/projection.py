@@ -32,8 +32,8 @@ import numba
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
-from interestmap.encoders.base import l2_normalize
 from interestmap.errors import ConfigError, IndexError_
+from interestmap.learn.validation import check_fitted, check_float, check_int, unit_rows
 
 _FORMAT = "interestmap.MapProjector/1"
 MIN_MAP_CLIPS = 5  # the fewest points a map is drawn from
@@ -41,45 +41,25 @@ _MIN_POINTS = MIN_MAP_CLIPS
 _KNN_CHUNK = 2048
 
 
-def _unit_rows(X: Any, name: str = "X") -> np.ndarray:
-    """``X`` as a C-contiguous float32 matrix of unit rows, or a ConfigError."""
-    try:
-        arr = np.asarray(X, dtype=np.float32)
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"{name} must be a numeric matrix (n_clips, n_dims): {exc}") from None
-    if arr.ndim == 1:
-        arr = arr[None, :]
-    if arr.ndim != 2 or arr.shape[1] == 0:
-        raise ConfigError(f"{name} must be a 2-D matrix (n_clips, n_dims), got shape {arr.shape}")
-    if not np.all(np.isfinite(arr)):
-        raise ConfigError(f"{name} contains NaN or infinite values; re-encode those clips")
-    return np.ascontiguousarray(l2_normalize(arr))
+def exact_knn(X: np.ndarray, ref: np.ndarray, k: int,
+              metric: str = "cosine") -> tuple[np.ndarray, np.ndarray]:
+    """Indices and distances of each row's ``k`` nearest rows of ``ref``.
 
-
-def _check_int(name: str, value: Any, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
-        raise ConfigError(f"{name} must be an integer >= {low}, got {value!r}")
-    return int(value)
-
-
-def _check_float(name: str, value: Any, low: float, high: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float | np.number) \
-            or not low <= float(value) <= high:
-        raise ConfigError(f"{name} must be a number in [{low}, {high}], got {value!r}")
-    return float(value)
-
-
-def exact_knn(X: np.ndarray, ref: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Indices and cosine distances of each row's ``k`` nearest rows of ``ref`` (unit rows).
-
-    Exact and computed row by row in chunks, so a row's answer does not depend on which
-    other rows are in the batch. Ties are broken by the lower index.
+    ``metric="cosine"`` expects unit rows (one matrix product); any other name is one
+    :func:`sklearn.metrics.pairwise_distances` knows. Exact and computed row by row in
+    chunks, so a row's answer does not depend on which other rows are in the batch. Ties
+    are broken by the lower index.
     """
+    from sklearn.metrics import pairwise_distances
+
     k = min(k, ref.shape[0])
     idx = np.empty((X.shape[0], k), dtype=np.int64)
     dist = np.empty((X.shape[0], k), dtype=np.float32)
     for s in range(0, X.shape[0], _KNN_CHUNK):
-        d = 1.0 - X[s:s + _KNN_CHUNK] @ ref.T
+        if metric == "cosine":
+            d = 1.0 - X[s:s + _KNN_CHUNK] @ ref.T
+        else:
+            d = pairwise_distances(X[s:s + _KNN_CHUNK], ref, metric=metric).astype(np.float32)
         np.maximum(d, 0.0, out=d)
         part = np.argpartition(d, k - 1, axis=1)[:, :k] if k < ref.shape[0] else \
             np.tile(np.arange(ref.shape[0]), (d.shape[0], 1))
@@ -180,6 +160,13 @@ def _optimise_points(emb, ref, nbr, eps, seeds, a, b, n_epochs, neg_rate, alpha0
     return emb
 
 
+_UMAP_OWN = ("n_components", "n_neighbors", "min_dist", "metric", "random_state")
+"""UMAP settings a :class:`MapProjector` takes from ``umap_model`` instead of its own."""
+_PAIRWISE_METRICS = ("cosine", "euclidean", "l2", "manhattan", "l1", "cityblock",
+                     "chebyshev", "correlation", "canberra", "braycurtis")
+"""Metrics a projector can place new points with (exact neighbours, both in UMAP)."""
+
+
 class MapProjector(TransformerMixin, BaseEstimator):
     """UMAP layout of a corpus (cosine), with batch-independent placement of new clips.
 
@@ -189,72 +176,128 @@ class MapProjector(TransformerMixin, BaseEstimator):
         the same machinery with ~10).
     n_neighbors : UMAP neighbourhood size, also the neighbours a new point is placed from.
     min_dist : UMAP's minimum distance between laid-out points.
+    metric : distance between clips, for the layout and for placing new points:
+        "cosine" (default) or another metric both UMAP and scikit-learn's
+        ``pairwise_distances`` know ("euclidean", "manhattan", "correlation", ...).
     max_fit_points : UMAP is fitted on at most this many points (a seeded random sample);
         the rest are placed like new points. On 2 cores a fit takes ~15-30 s for 4k
         points and ~2 min for 20k; placing runs at ~1 ms per point.
     transform_epochs : SGD epochs used to place each new point (0 = weighted mean only).
     random_state : seed for UMAP, the subsample and the placement.
+    umap_model : an unfitted ``umap.UMAP`` to lay the corpus out with, as BERTopic's
+        ``umap_model=``: its ``n_components``, ``n_neighbors``, ``min_dist``, ``metric``
+        and ``random_state`` replace the parameters above (its ``random_state=None``
+        keeps ``random_state`` for the subsample and the placement), and its other
+        settings (``n_epochs``, ``spread``, ``learning_rate``, ...) are used as they are.
+        The neighbour graph stays exact, and new clips are still placed one by one.
+        It is never fitted itself.
 
     Learned: ``embedding_`` (n, n_components) coordinates of the fitted corpus,
     ``extent_`` (2, n_components) min and max corner of the layout, ``fit_indices_``
     (rows of the corpus UMAP was fitted on), ``ref_data_``/``ref_embedding_`` (those rows,
     unit-normalised, and their coordinates), ``a_``/``b_`` (UMAP's curve parameters),
-    ``n_features_in_``.
+    ``n_neighbors_``/``n_components_``/``metric_``/``random_state_`` (the settings used),
+    ``umap_params_`` (every UMAP setting used), ``n_features_in_``.
     """
 
     def __init__(self, n_components: int = 2, n_neighbors: int = 15, min_dist: float = 0.1,
-                 max_fit_points: int = 20000, transform_epochs: int = 100,
-                 random_state: int = 42) -> None:
+                 metric: str = "cosine", max_fit_points: int = 20000,
+                 transform_epochs: int = 100, random_state: int = 42,
+                 umap_model: Any = None) -> None:
         self.n_components = n_components
         self.n_neighbors = n_neighbors
         self.min_dist = min_dist
+        self.metric = metric
         self.max_fit_points = max_fit_points
         self.transform_epochs = transform_epochs
         self.random_state = random_state
+        self.umap_model = umap_model
 
-    def _validate(self) -> None:
-        _check_int("n_components", self.n_components, 1)
-        _check_int("n_neighbors", self.n_neighbors, 2)
-        _check_float("min_dist", self.min_dist, 0.0, 10.0)
-        _check_int("max_fit_points", self.max_fit_points, _MIN_POINTS)
-        _check_int("transform_epochs", self.transform_epochs, 0)
-        _check_int("random_state", self.random_state, 0)
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float32"]  # coordinates are float32
+        return tags
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # projectors pickled before ``metric``/``umap_model`` existed load as cosine ones
+        state.setdefault("metric", "cosine")
+        state.setdefault("umap_model", None)
+        if "embedding_" in state:
+            state.setdefault("metric_", "cosine")
+            state.setdefault("random_state_", state.get("random_state", 42))
+        super().__setstate__(state)
+
+    def _settings(self) -> dict[str, Any]:
+        """The UMAP settings to fit with, checked: our parameters or ``umap_model``'s."""
+        check_int("max_fit_points", self.max_fit_points, _MIN_POINTS)
+        check_int("transform_epochs", self.transform_epochs, 0)
+        check_int("random_state", self.random_state, 0)
+        own = {"n_components": self.n_components, "n_neighbors": self.n_neighbors,
+               "min_dist": self.min_dist, "metric": self.metric,
+               "random_state": self.random_state}
+        if self.umap_model is None:
+            params = dict(own)
+        else:
+            import umap
+
+            if not isinstance(self.umap_model, umap.UMAP):
+                raise ConfigError("umap_model must be an unfitted umap.UMAP (or None), got "
+                                  f"{type(self.umap_model).__name__}")
+            params = self.umap_model.get_params(deep=False)
+            if params.get("random_state") is None:
+                params["random_state"] = self.random_state
+        check_int("n_components", params["n_components"], 1)
+        check_int("n_neighbors", params["n_neighbors"], 2)
+        check_float("min_dist", params["min_dist"], 0.0, 10.0)
+        if params["metric"] not in _PAIRWISE_METRICS:
+            raise ConfigError(f"metric must be one of {list(_PAIRWISE_METRICS)}, "
+                              f"got {params['metric']!r}")
+        if self.umap_model is not None:
+            rs = params["random_state"]
+            if not isinstance(rs, int | np.integer) or rs < 0:
+                raise ConfigError("umap_model's random_state must be an integer >= 0 or "
+                                  f"None, got {rs!r}")
+        return params
 
     def fit(self, X: Any, y: Any = None) -> MapProjector:  # noqa: ARG002 (sklearn API)
         """Lay out the corpus ``X`` (n, d); returns ``self``."""
-        self._validate()
-        X = _unit_rows(X)
+        params = self._settings()
+        X = unit_rows(self, X, reset=True)
         n = X.shape[0]
         if n < _MIN_POINTS:
-            raise ConfigError(f"a map needs at least {_MIN_POINTS} clips, got {n}")
+            raise ConfigError(f"a map needs at least {_MIN_POINTS} clips, got n_samples={n}")
+        seed = int(params["random_state"])
         if n > self.max_fit_points:
-            rng = np.random.default_rng(self.random_state)
+            rng = np.random.default_rng(seed)
             fit_idx = np.sort(rng.choice(n, self.max_fit_points, replace=False))
         else:
             fit_idx = np.arange(n)
         ref = X[fit_idx]
-        k = min(self.n_neighbors, len(fit_idx) - 1)
+        k = min(int(params["n_neighbors"]), len(fit_idx) - 1)
+        dims = int(params["n_components"])
 
         import umap
 
         # exact neighbours by one matrix product: faster here than UMAP's own search
         # (no per-process JIT of NN-descent) and the same graph new points are placed with
-        knn = exact_knn(ref, ref, k)
-        model = umap.UMAP(n_components=self.n_components, n_neighbors=k,
-                          min_dist=self.min_dist, metric="cosine",
-                          random_state=self.random_state, precomputed_knn=(*knn, None),
-                          init="spectral" if len(fit_idx) > self.n_components + 2 else "random")
+        knn = exact_knn(ref, ref, k, params["metric"])
+        init = params.get("init", "spectral")
+        if isinstance(init, str) and init == "spectral" and len(fit_idx) <= dims + 2:
+            init = "random"
+        params.update(n_neighbors=k, precomputed_knn=(*knn, None), init=init)
+        model = umap.UMAP(**params)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             ref_emb = model.fit_transform(ref).astype(np.float32)
 
-        self.n_features_in_ = X.shape[1]
+        self.umap_params_ = {key: v for key, v in params.items() if key != "precomputed_knn"}
+        self.n_components_, self.metric_, self.random_state_ = dims, params["metric"], seed
         self.fit_indices_ = fit_idx
         self.ref_data_ = ref
         self.ref_embedding_ = np.ascontiguousarray(ref_emb)
         self.a_, self.b_ = float(model._a), float(model._b)
         self.n_neighbors_ = k
-        embedding = np.empty((n, self.n_components), dtype=np.float32)
+        embedding = np.empty((n, dims), dtype=np.float32)
         embedding[fit_idx] = ref_emb
         rest = np.setdiff1d(np.arange(n), fit_idx)
         if len(rest):
@@ -268,8 +311,7 @@ class MapProjector(TransformerMixin, BaseEstimator):
         return self.fit(X, y).embedding_
 
     def _check_fitted(self) -> None:
-        if not hasattr(self, "embedding_"):
-            raise ConfigError("this map is not fitted yet: call fit() with the corpus first")
+        check_fitted(self, "embedding_", hint="call fit() with the corpus first")
 
     @property
     def scale_(self) -> float:
@@ -279,34 +321,34 @@ class MapProjector(TransformerMixin, BaseEstimator):
 
     def _check_X(self, X: Any) -> np.ndarray:
         self._check_fitted()
-        X = _unit_rows(X)
-        if X.shape[1] != self.n_features_in_:
-            raise ConfigError(f"X has {X.shape[1]} dims, but the map was fitted on "
-                              f"{self.n_features_in_}-d vectors; encode with the same setup")
-        return X
+        return unit_rows(self, X, reset=False)
 
     def kneighbors(self, X: Any) -> Neighbours:
-        """The ``n_neighbors_`` nearest fitted points of each row of ``X`` (exact cosine,
-        row by row) and their UMAP membership weights: what a placement starts from.
+        """The ``n_neighbors_`` nearest fitted points of each row of ``X`` (exact, row by
+        row, in the map's metric) and their UMAP membership weights: what a placement
+        starts from.
 
         Give the result to :meth:`transform` (of this projector, or of another one fitted
         on the same points, see :meth:`same_reference`) to place ``X`` without searching
         again.
         """
-        X = self._check_X(X)
-        idx, dist = exact_knn(X, self.ref_data_, self.n_neighbors_)
+        return self._neighbours(self._check_X(X))
+
+    def _neighbours(self, X: np.ndarray) -> Neighbours:
+        idx, dist = exact_knn(X, self.ref_data_, self.n_neighbors_, self.metric_)
         return Neighbours(idx, dist, membership_weights(dist, self.n_neighbors_))
 
     def same_reference(self, other: Any) -> bool:
         """True when ``other`` is a fitted MapProjector with the same fitted points (to
-        float rounding: 1e-6 per coordinate of the unit rows) and neighbourhood size, so
-        :meth:`kneighbors` of one serves both."""
+        float rounding: 1e-6 per coordinate of the unit rows), neighbourhood size and
+        metric, so :meth:`kneighbors` of one serves both."""
         if other is self:
             return True
         if not isinstance(other, MapProjector) or not hasattr(other, "ref_data_"):
             return False
         self._check_fitted()
         return (other.n_neighbors_ == self.n_neighbors_
+                and getattr(other, "metric_", "cosine") == self.metric_
                 and other.ref_data_.shape == self.ref_data_.shape
                 and (other.ref_data_ is self.ref_data_
                      or bool(np.allclose(other.ref_data_, self.ref_data_, rtol=0.0,
@@ -320,17 +362,14 @@ class MapProjector(TransformerMixin, BaseEstimator):
         """
         X = self._check_X(X)
         if neighbours is None:
-            idx, dist = exact_knn(X, self.ref_data_, self.n_neighbors_)
-            neighbours = Neighbours(idx, dist, membership_weights(dist, self.n_neighbors_))
+            neighbours = self._neighbours(X)
         elif len(neighbours.idx) != len(X) or neighbours.idx.shape[1] != self.n_neighbors_:
             raise ConfigError(f"neighbours of {neighbours.idx.shape} do not belong to these "
                               f"{len(X)} points and this map's {self.n_neighbors_} neighbours")
         return self._place_from(neighbours)
 
     def _place(self, X: np.ndarray) -> np.ndarray:
-        idx, dist = exact_knn(X, self.ref_data_, self.n_neighbors_)
-        return self._place_from(Neighbours(idx, dist,
-                                           membership_weights(dist, self.n_neighbors_)))
+        return self._place_from(self._neighbours(X))
 
     def _place_from(self, nb: Neighbours) -> np.ndarray:
         idx, dist, w = nb.idx, nb.dist, nb.weights
@@ -345,7 +384,7 @@ class MapProjector(TransformerMixin, BaseEstimator):
         n_epochs = int(self.transform_epochs)
         wmax = w.max(1, keepdims=True)
         eps = np.where(w >= wmax / n_epochs, wmax / np.maximum(w, 1e-12), -1.0)
-        seeds = ((self.random_state * 1_000_003 + idx[:, 0]) % (2**31 - 1)).astype(np.int64)
+        seeds = ((self.random_state_ * 1_000_003 + idx[:, 0]) % (2**31 - 1)).astype(np.int64)
         out = _optimise_points(init.copy(), ref_emb, idx, eps.astype(np.float64), seeds,
                                self.a_, self.b_, n_epochs, 5.0, 0.25, 1.0)
         out[exact] = ref_emb[idx[exact, 0]]
@@ -383,3 +422,27 @@ class MapProjector(TransformerMixin, BaseEstimator):
             raise IndexError_(f"{path} is not a saved interestmap map (or is from another "
                               "version); rebuild the map")
         return blob["projector"]
+
+
+def as_map_projector(model: Any = None, *, random_state: int = 0) -> MapProjector:
+    """An unfitted 2-D :class:`MapProjector` from what ``build_index(map_model=...)``
+    takes: None (the default map), an unfitted ``umap.UMAP`` (its settings are used, see
+    ``umap_model``) or a :class:`MapProjector` (copied with ``clone``)."""
+    from sklearn.base import clone
+
+    if model is None:
+        return MapProjector(random_state=random_state)
+    if isinstance(model, MapProjector):
+        out = clone(model)
+    else:
+        import umap
+
+        if not isinstance(model, umap.UMAP):
+            raise ConfigError("map_model must be an unfitted umap.UMAP(...) or an interestmap "
+                              f"MapProjector(...), got {type(model).__name__}")
+        out = MapProjector(umap_model=clone(model), random_state=random_state)
+    dims = getattr(out.umap_model if out.umap_model is not None else out, "n_components", 2)
+    if dims != 2:
+        raise ConfigError(f"map_model must lay the map out in 2 dimensions, got "
+                          f"n_components={dims!r}")
+    return out

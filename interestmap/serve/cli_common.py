@@ -89,7 +89,7 @@ def classifier_choice(args: argparse.Namespace) -> Any:
     if getattr(args, "zero_shot", False):
         return None
     if getattr(args, "classifier", None):
-        from interestmap.topics.classify import TopicClassifier
+        from interestmap.topics.classifier import TopicClassifier
 
         return TopicClassifier.load(args.classifier)
     return "auto"

@@ -21,16 +21,14 @@ def cmd_classify(args: argparse.Namespace) -> int:
     import time
 
     from interestmap.topics.catalog import load_topics
-    from interestmap.topics.classify import (
+    from interestmap.topics.classifier import (
         TopicClassifier,
-        classify_stream,
         load_index_classifier,
-        read_labelled,
-        resolve_labels,
         save_index_classifier,
-        topics_from_labels,
     )
+    from interestmap.topics.labelled import read_labelled, resolve_labels, topics_from_labels
     from interestmap.topics.scoring import TopicSpace
+    from interestmap.topics.stream import classify_stream
 
     if args.batch_size < 1:
         raise InterestmapError("--batch-size must be at least 1")

@@ -227,7 +227,7 @@ class TopicSpace:
 
     def proba(self, block: str, vectors: np.ndarray, classifier: Any = None) -> np.ndarray:
         """``(n, n_topics)`` calibrated probabilities of block vectors; a trained
-        ``classifier`` (see classify.py) is blended in for the text blocks."""
+        ``classifier`` (see classifier.py) is blended in for the text blocks."""
         cos = np.asarray(self.cosines(block, vectors), dtype=np.float64)
         p = softmax(cos / self.temperature(block), axis=1)
         if classifier is not None and block in self.TEXT_BLOCKS:

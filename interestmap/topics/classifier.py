@@ -1,33 +1,25 @@
-"""Topic classifiers trained on labelled posts, and fast batch classification of texts.
+"""A topic classifier trained on labelled posts: a scikit-learn estimator.
 
 A :class:`TopicClassifier` is a scikit-learn logistic regression on the text encoder's
 sentence vectors. The encoder is multilingual, so a classifier trained on posts in one
 language scores posts in the others. Its probabilities are blended with the zero-shot
-scores of the declared topics (see ``topics.TopicSpace``) with a weight chosen by
+scores of the declared topics (see ``topics.catalog.TopicSpace``) with a weight chosen by
 cross-validation on the training posts, so topics it never saw still get a score.
-
-:func:`classify_stream` reads JSONL ``{"id", "text"}`` lines in batches and writes one
-result per line, in bounded memory: what ``interestmap classify`` runs.
+An index keeps its classifier next to its data (:func:`save_index_classifier`).
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, clone
 
-from interestmap.errors import ConfigError, EncoderMismatchError, InterestmapError
-from interestmap.topics.catalog import Topic, slugify
-from interestmap.topics.scoring import (
-    MATCH_MAX_TOPICS,
-    MATCH_MIN_PROBABILITY,
-    TopicSpace,
-    select_topics,
-)
+from interestmap.errors import ConfigError, EncoderMismatchError
+from interestmap.learn.validation import check_fitted, check_int
+from interestmap.topics.scoring import TopicSpace
 
 CLASSIFIER_FILE = "topic_classifier.joblib"
 """Name of a classifier saved inside an index folder."""
@@ -42,113 +34,9 @@ DEFAULT_BLEND = 0.5
 MAX_CV_ITEMS = 5000
 """Cross-validation runs on at most this many posts (a random subset); the final fit
 uses all of them."""
-_FORMAT = 1
+_FORMAT = 2  # 2: a scikit-learn estimator in topics.classifier
 
 
-# Labelled data -------------------------------------------------------------------------
-@dataclass
-class LabelledPosts:
-    """Training posts: texts, their label lists, and the line each came from."""
-
-    texts: list[str]
-    labels: list[list[str]]
-    lines: list[int]
-
-
-def read_labelled(path: str | Path) -> LabelledPosts:
-    """Read JSONL ``{"text", "label"}`` lines (``label`` a name or a list of names).
-
-    Raises :class:`ConfigError` naming the line of the first malformed one: training
-    data is small and should be right, unlike a stream of texts to classify.
-    """
-    p = Path(path).expanduser()
-    where = f"training file {str(p)!r}"
-    if not p.is_file():
-        raise ConfigError(f"{where} not found: give a JSONL file of "
-                          '{"text": ..., "label": ...} lines')
-    texts, labels, lines = [], [], []
-    try:
-        with p.open(encoding="utf-8-sig") as f:
-            for line_no, raw in enumerate(f, start=1):
-                if not raw.strip():
-                    continue
-                obj = _json_line(raw, line_no, where)
-                text = obj.get("text")
-                if not isinstance(text, str) or not text.strip():
-                    raise ConfigError(f"{where}, line {line_no}: no \"text\"; every line needs "
-                                      '{"text": ..., "label": ...}')
-                lab = obj.get("label", obj.get("labels"))
-                if isinstance(lab, str | int) and str(lab).strip():
-                    labs = [str(lab).strip()]
-                elif isinstance(lab, list) and lab and all(
-                        isinstance(x, str | int) and str(x).strip() for x in lab):
-                    labs = [str(x).strip() for x in lab]
-                else:
-                    raise ConfigError(f"{where}, line {line_no}: \"label\" must be a topic name "
-                                      "or a list of topic names")
-                texts.append(text)
-                labels.append(labs)
-                lines.append(line_no)
-    except UnicodeDecodeError:
-        raise ConfigError(f"{where} is not UTF-8 text: save it as UTF-8") from None
-    except OSError as e:
-        raise ConfigError(f"cannot read {where}: {e.strerror or e}") from None
-    if not texts:
-        raise ConfigError(f"{where} has no labelled posts")
-    return LabelledPosts(texts, labels, lines)
-
-
-def _json_line(raw: str, line_no: int, where: str) -> dict[str, Any]:
-    try:
-        obj = json.loads(raw)
-    except json.JSONDecodeError as e:
-        raise ConfigError(f"{where}, line {line_no}: not valid JSON ({e.msg} at column "
-                          f"{e.colno})") from None
-    if not isinstance(obj, dict):
-        raise ConfigError(f"{where}, line {line_no}: expected a JSON object, got "
-                          f"{type(obj).__name__}")
-    return obj
-
-
-def _key(label: str) -> str:
-    return slugify(label) or label.casefold().strip()
-
-
-def topics_from_labels(labels: Iterable[Sequence[str]]) -> list[Topic]:
-    """One topic per distinct label (in order of first use), named and id'd as written."""
-    seen: dict[str, Topic] = {}
-    for labs in labels:
-        for lab in labs:
-            seen.setdefault(_key(lab), Topic(id=lab, name=lab, description=lab))
-    return list(seen.values())
-
-
-def resolve_labels(posts: LabelledPosts, topics: Sequence[Topic],
-                   where: str = "the training file") -> list[list[str]]:
-    """Each post's labels as topic ids; a label may be a topic's id or name (any case).
-
-    Raises :class:`ConfigError` naming the line of a label that is no declared topic.
-    """
-    lookup: dict[str, str] = {}
-    for t in topics:
-        lookup.setdefault(_key(t.id), t.id)
-        lookup.setdefault(_key(t.name), t.id)
-    out = []
-    for labs, line in zip(posts.labels, posts.lines, strict=True):
-        ids = []
-        for lab in labs:
-            tid = lookup.get(_key(lab))
-            if tid is None:
-                shown = ", ".join(t.name for t in topics[:8]) + (", ..." if len(topics) > 8 else "")
-                raise ConfigError(f"{where}, line {line}: label {lab!r} is not one of the "
-                                  f"declared topics ({shown}); use a topic's name or id")
-            if tid not in ids:
-                ids.append(tid)
-        out.append(ids)
-    return out
-
-
-# The classifier ------------------------------------------------------------------------
 def _expand(labels: Sequence[Sequence[str]]) -> tuple[np.ndarray, list[str], np.ndarray]:
     """Multi-label posts as weighted single-label rows: (row -> post, label, weight)."""
     rows, labs, w = [], [], []
@@ -169,16 +57,32 @@ def _top1_macro_f1(proba: np.ndarray, gold: np.ndarray) -> float:
     return float(f1_score(gold, pred, average="macro", zero_division=0))
 
 
-class TopicClassifier:
-    """Logistic regression on sentence vectors: ``fit`` / ``predict`` / ``predict_proba``.
+class TopicClassifier(ClassifierMixin, BaseEstimator):
+    """Logistic regression on sentence vectors: a scikit-learn classifier of posts.
 
-    ``X`` is a list of texts (embedded with ``text_encoder``, the registry default when
-    None) or an ``(n, d)`` array of vectors from that encoder; ``y`` a label or a list of
-    labels per post (a post with k labels counts 1/k for each). ``C`` and ``blend`` are
-    chosen by 5-fold cross-validation (macro-F1) when left as None; ``blend`` needs the
-    zero-shot scorer passed to :meth:`fit`. A softmax temperature fitted on the
-    out-of-fold predictions (``temperature_``) calibrates the probabilities. Learned
-    state ends in ``_``.
+    ``X`` is a list of texts (embedded with ``text_encoder``) or an ``(n, d)`` array of
+    vectors from that encoder; ``y`` a topic label (a string) or a list of labels per post
+    (a post with k labels counts 1/k for each). It follows scikit-learn's contract, so
+    ``clone``, ``Pipeline`` and ``GridSearchCV`` (e.g. over ``C``) work on it.
+
+    Parameters
+    ----------
+    C : inverse regularisation strength, > 0; None = chosen from :data:`C_GRID` by
+        ``cv``-fold cross-validation (macro-F1), or :data:`DEFAULT_C` on too few posts.
+    blend : the classifier's share against the zero-shot scores, in [0, 1]; None = chosen
+        from :data:`BLEND_GRID` by cross-validation when ``fit`` gets ``zero_shot``, else
+        :data:`DEFAULT_BLEND`.
+    class_weight : "balanced" (default), None or a ``{label: weight}`` dict.
+    cv : folds of the cross-validation (< 2: none).
+    max_iter : iterations of the logistic regression solver.
+    random_state : seed of the folds and the solver.
+    text_encoder : a text encoder object, a registry name, or None (the registry
+        default). A loaded model is shared, not copied, by ``clone``.
+
+    Learned: ``classes_``, ``C_``, ``blend_``, ``temperature_`` (a softmax temperature
+    fitted on the out-of-fold predictions, which calibrates the probabilities),
+    ``model_`` (the fitted ``LogisticRegression``), ``encoder_info_``, ``cv_scores_``,
+    ``n_posts_``.
     """
 
     def __init__(self, C: float | None = None, blend: float | None = None,  # noqa: N803
@@ -192,15 +96,50 @@ class TopicClassifier:
         self.random_state = random_state
         self.text_encoder = text_encoder
 
+    def __sklearn_clone__(self) -> TopicClassifier:
+        """An unfitted copy with the same parameters; the text encoder (a loaded model) is
+        shared, not deep-copied."""
+        params = {k: v if k == "text_encoder" else clone(v, safe=False)
+                  for k, v in self.get_params(deep=False).items()}
+        return type(self)(**params)
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.string = True  # X may be a list of texts (or a matrix of vectors)
+        return tags
+
+    def _validate_params(self) -> None:
+        """Check every parameter, naming the wrong one (called by :meth:`fit`)."""
+        if self.C is not None and (isinstance(self.C, bool) or
+                                   not isinstance(self.C, int | float | np.number) or
+                                   not np.isfinite(self.C) or not self.C > 0):
+            raise ConfigError(f"C must be a number > 0 (or None), got {self.C!r}")
+        if self.blend is not None and (isinstance(self.blend, bool) or
+                                       not isinstance(self.blend, int | float | np.number) or
+                                       not 0.0 <= self.blend <= 1.0):
+            raise ConfigError(f"blend must be between 0 and 1 (or None), got {self.blend!r}")
+        if not (self.class_weight is None or self.class_weight == "balanced"
+                or isinstance(self.class_weight, dict)):
+            raise ConfigError("class_weight must be 'balanced', None or a {label: weight} "
+                              f"dict, got {self.class_weight!r}")
+        check_int("cv", self.cv, 0)
+        check_int("max_iter", self.max_iter, 1)
+        if self.random_state is not None:
+            check_int("random_state", self.random_state, 0)
+        te = self.text_encoder
+        if not (te is None or isinstance(te, str) or hasattr(te, "encode")):
+            raise ConfigError("text_encoder must be a text encoder, a registry name or None, "
+                              f"got {type(te).__name__}")
+
     # Encoder ---------------------------------------------------------------------------
     def _encoder(self) -> Any:
         from interestmap.encoders.registry import get_text_encoder
 
         te = self.text_encoder
         if te is None or isinstance(te, str):
+            # the registry shares one loaded model per name and process
             name = te or (self.encoder_info_["name"] if hasattr(self, "encoder_info_") else None)
-            te = get_text_encoder(name)
-            self.text_encoder = te
+            return get_text_encoder(name)
         return te
 
     def _vectors(self, X: Sequence[str] | np.ndarray, batch_size: int = 64) -> np.ndarray:  # noqa: N803
@@ -229,7 +168,12 @@ class TopicClassifier:
             zero_shot: TopicSpace | None = None) -> TopicClassifier:
         """Learn from labelled posts; with ``zero_shot``, also learn how much to trust
         the classifier against the zero-shot scores (``blend_``)."""
-        labels = [[y_i] if isinstance(y_i, str) else [str(v) for v in y_i] for y_i in y]
+        self._validate_params()
+        if y is None:
+            raise ConfigError("TopicClassifier requires y to be passed, but the target y is "
+                              "None: give each post's topic label(s)")
+        labels = [[str(y_i)] if isinstance(y_i, str) or np.ndim(y_i) == 0
+                  else [str(v) for v in y_i] for y_i in y]
         if len(labels) != (len(X) if not isinstance(X, np.ndarray) else X.shape[0]):
             raise ConfigError("X and y must have one entry per post")
         if any(not ls for ls in labels):
@@ -237,10 +181,6 @@ class TopicClassifier:
         classes = sorted({lab for ls in labels for lab in ls})
         if len(classes) < 2:
             raise ConfigError("training needs posts of at least two different topics")
-        if self.C is not None and not self.C > 0:
-            raise ConfigError(f"C must be > 0, got {self.C}")
-        if self.blend is not None and not 0.0 <= self.blend <= 1.0:
-            raise ConfigError(f"blend must be between 0 and 1, got {self.blend}")
         vecs = self._vectors(X)
         self.encoder_info_ = self._encoder().info.as_dict()
         self.classes_ = np.array(classes, dtype=object)
@@ -269,7 +209,7 @@ class TopicClassifier:
         # predictions makes its probabilities honest.
         self.temperature_ = 1.0
         if oof is not None:
-            from interestmap.topics.calibration import fit_temperature
+            from interestmap.topics.catalog import fit_temperature
 
             self.temperature_ = fit_temperature(np.log(np.maximum(oof, 1e-12)),
                                                 gold[held].astype(bool))
@@ -357,8 +297,7 @@ class TopicClassifier:
 
     # Predicting ------------------------------------------------------------------------
     def _check_fitted(self) -> None:
-        if not hasattr(self, "model_"):
-            raise ConfigError("this topic classifier is not trained yet: call fit() first")
+        check_fitted(self, "model_", hint="call fit() with labelled posts first")
 
     def predict_proba(self, X: Sequence[str] | np.ndarray) -> np.ndarray:  # noqa: N803
         """``(n, n_classes)`` probabilities over ``classes_``."""
@@ -374,6 +313,7 @@ class TopicClassifier:
 
     def predict(self, X: Sequence[str] | np.ndarray) -> np.ndarray:  # noqa: N803
         """The likeliest label of each post."""
+        self._check_fitted()
         return self.classes_[self.predict_proba(X).argmax(axis=1)]
 
     def proba_over(self, vectors: np.ndarray, topic_ids: Sequence[str]) -> np.ndarray:
@@ -398,9 +338,12 @@ class TopicClassifier:
 
     # Saving ----------------------------------------------------------------------------
     def __getstate__(self) -> dict[str, Any]:
-        state = dict(self.__dict__)
-        if not isinstance(state.get("text_encoder"), str | None):
-            state["text_encoder"] = None  # models are not pickled; resolved by name on load
+        state = dict(super().__getstate__())  # a copy: the object keeps its encoder
+        te = state.get("text_encoder")
+        if not isinstance(te, str | None):
+            # models are not pickled: the encoder's registry name is, and resolves on load
+            info = getattr(te, "info", None)
+            state["text_encoder"] = getattr(info, "name", None)
         return state
 
     def save(self, path: str | Path) -> Path:
@@ -468,124 +411,3 @@ def save_index_classifier(index: Any, classifier: TopicClassifier) -> Path:
     if info:
         classifier.check_encoder(info)
     return classifier.save(classifier_path(index.dir))
-
-
-# Batch classification ------------------------------------------------------------------
-@dataclass
-class InputLine:
-    """One text to classify and where it came from."""
-
-    line: int
-    id: Any
-    text: str
-
-
-def iter_input_batches(stream: Iterable[str], batch_size: int = 256, *,
-                       strict: bool = False,
-                       warn: Callable[[str], None] | None = None) -> Iterator[list[InputLine]]:
-    """JSONL ``{"id", "text"}`` lines in batches; ``id`` defaults to the line number.
-
-    A malformed line (not JSON, no text) is skipped with a warning naming its line, so
-    one bad line does not lose a long run; ``strict=True`` raises :class:`ConfigError`
-    instead. Blank lines are ignored.
-    """
-    batch: list[InputLine] = []
-    for line_no, raw in enumerate(stream, start=1):
-        if not raw.strip():
-            continue
-        try:
-            obj = _json_line(raw, line_no, "input")
-            text = obj.get("text")
-            if not isinstance(text, str) or not text.strip():
-                raise ConfigError(f"input, line {line_no}: no \"text\" to classify")
-        except ConfigError as e:
-            if strict:
-                raise
-            if warn is not None:
-                warn(f"{e}; line skipped")
-            continue
-        batch.append(InputLine(line_no, obj.get("id", line_no), text))
-        if len(batch) >= batch_size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
-@dataclass
-class ClassifyStats:
-    """What a classify run did."""
-
-    classified: int = 0
-    skipped: int = 0
-    seconds: float = 0.0
-
-
-def classify_stream(stream: Iterable[str], out: IO[str], space: TopicSpace,
-                    classifier: TopicClassifier | None = None, *, mode: str = "blend",
-                    blend: float | None = None, batch_size: int = 256, top: int | None = None,
-                    as_json: bool = True, strict: bool = False,
-                    min_probability: float = MATCH_MIN_PROBABILITY,
-                    max_topics: int = MATCH_MAX_TOPICS,
-                    warn: Callable[[str], None] | None = None) -> ClassifyStats:
-    """Classify JSONL texts from ``stream`` into ``out``, one line per input, in batches.
-
-    ``mode``: ``"zero-shot"``, ``"classifier"`` or ``"blend"`` (the classifier's
-    cross-validated blend, or ``blend``). Output lines are JSON ``{"id", "topic",
-    "name", "score", "topics", "scores"}`` (``as_json``) or
-    ``id<TAB>topic<TAB>score<TAB>topics``: ``topic`` is the likeliest topic, ``topics``
-    every topic the text is about (:func:`~interestmap.topics.scoring.select_topics` with
-    ``min_probability`` and ``max_topics``; ``|``-separated in the tab form).
-    """
-    import time
-
-    if mode not in ("zero-shot", "classifier", "blend"):
-        raise ConfigError("mode must be 'zero-shot', 'classifier' or 'blend'")
-    if mode != "zero-shot" and classifier is None:
-        if mode == "classifier":
-            raise ConfigError("mode 'classifier' needs a trained classifier: give --train "
-                              "or --classifier")
-        mode = "zero-shot"
-    if classifier is not None:
-        classifier.check_encoder(space.text_encoder.info)
-    a = {"zero-shot": 0.0, "classifier": 1.0}.get(mode, blend)
-    stats = ClassifyStats()
-    t0 = time.perf_counter()
-    bad = 0
-
-    def _warn(msg: str) -> None:
-        nonlocal bad
-        bad += 1
-        if warn is not None:
-            warn(msg)
-
-    select_topics(np.zeros(1), min_probability=min_probability, max_topics=max_topics)
-    ids, names = space.ids, [t.name for t in space.topics]
-    k = len(ids) if top is None else max(1, min(int(top), len(ids)))
-    for batch in iter_input_batches(stream, batch_size, strict=strict, warn=_warn):
-        vecs = space.text_encoder.encode([b.text for b in batch], batch_size=64)
-        p = space.proba("caption", vecs)
-        if classifier is not None and (a is None or a > 0):
-            p = classifier.blend_with(p, vecs, ids, blend=a)
-        about = select_topics(p, min_probability=min_probability, max_topics=max_topics)
-        lines = []
-        for item, row, mask in zip(batch, p, about, strict=True):
-            order = np.argsort(-row, kind="stable")
-            j = int(order[0])
-            matched = [ids[i] for i in order if mask[i]]
-            if as_json:
-                rec = {"id": item.id, "topic": ids[j], "name": names[j],
-                       "score": round(float(row[j]), 4), "topics": matched,
-                       "scores": {ids[i]: round(float(row[i]), 4) for i in order[:k]}}
-                lines.append(json.dumps(rec, ensure_ascii=False))
-            else:
-                lines.append(f"{item.id}\t{ids[j]}\t{row[j]:.3f}\t{'|'.join(matched)}")
-        out.write("\n".join(lines) + "\n")
-        out.flush()
-        stats.classified += len(batch)
-    stats.skipped = bad
-    stats.seconds = time.perf_counter() - t0
-    if stats.classified == 0 and bad:
-        raise InterestmapError(f"no line could be classified ({bad} malformed): each line must "
-                               'be a JSON object like {"id": 1, "text": "..."}')
-    return stats
