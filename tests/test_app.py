@@ -10,7 +10,6 @@ import re
 from pathlib import Path
 from types import SimpleNamespace
 
-import fixtures_app
 import numpy as np
 import plotly.graph_objects as go
 import pytest
@@ -18,8 +17,6 @@ import pytest
 from interestmap.analysis.competitors import compare_accounts, overlap
 from interestmap.app.plots import bars, density, scatter, style
 from interestmap.errors import ConfigError, InterestmapError
-
-small_index = fixtures_app.small_index
 
 
 def _points(n: int, groups: int = 3, seed: int = 0) -> list[dict]:

@@ -26,9 +26,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import requests
-from fixtures_media import ffmpeg
-from test_api import HTTP_TIMEOUT, Server, _copy_index, _xtopic_clips
-from test_index import _cache_entries, _snapshot, _tweets, _write_manifest
+from helpers.corpus import cache_entries, snapshot, write_jsonl, xtopic_tweets
+from helpers.media import ffmpeg
+from helpers.server import HTTP_TIMEOUT, Server, copy_index
 
 from interestmap.errors import IndexError_, MediaError
 from interestmap.index.core import InterestIndex, build_index
@@ -141,14 +141,13 @@ def test_cli_encode_partial_media_succeeds_and_says_what_is_missing(
 
 # A real server over a small real index --------------------------------------------------
 @pytest.fixture(scope="module")
-def server(data: Path, tmp_path_factory: pytest.TempPathFactory
+def server(labelled_index: Path, tmp_path_factory: pytest.TempPathFactory
            ) -> Iterator[tuple[str, Server, Path]]:
     """A server over a copy of a small real index; the original stays readable here."""
     tmp = tmp_path_factory.mktemp("reliability")
-    build_index(_xtopic_clips(data), tmp / "index", audiences="labels")
-    s = Server(_copy_index(tmp / "index", tmp), log=tmp / "server.log")
+    s = Server(copy_index(labelled_index, tmp), log=tmp / "server.log")
     try:
-        yield s.url, s, tmp / "index"
+        yield s.url, s, labelled_index
     finally:
         s.stop()
 
@@ -286,8 +285,8 @@ def _killed_build(manifest: Path, target: Path, mode: str, rng: random.Random) -
                     break
         elif mode == "encode":  # the parent kills after a random number of clips
             want, deadline = rng.randint(3, 60), time.monotonic() + 300
-            start = _cache_entries(target)
-            while (_cache_entries(target) - start < want and proc.poll() is None
+            start = cache_entries(target)
+            while (cache_entries(target) - start < want and proc.poll() is None
                    and time.monotonic() < deadline):
                 time.sleep(0.02)
             proc.kill()
@@ -305,10 +304,10 @@ def test_build_killed_at_random_points_resumes_to_the_identical_index(
         data: Path, tmp_path: Path) -> None:
     seed = int(os.environ.get("INTERESTMAP_TEST_SEED", time.time_ns() % 10_000))
     rng = random.Random(seed)
-    rows = [*_tweets(data, "en", 48), *_tweets(data, "es", 48)]  # captions: only text models
-    m = _write_manifest(tmp_path / "corpus.jsonl", rows)
+    rows = [*xtopic_tweets(data, "en", 48), *xtopic_tweets(data, "es", 48)]  # captions: only text models
+    m = write_jsonl(tmp_path / "corpus.jsonl", rows)
     build_index(m, tmp_path / "straight", chunk_size=8)
-    expected = _snapshot(tmp_path / "straight")
+    expected = snapshot(tmp_path / "straight")
     target = tmp_path / "killed"
 
     # kills at random points; until a build gets through to the manifest swap no index
@@ -323,13 +322,13 @@ def test_build_killed_at_random_points_resumes_to_the_identical_index(
         how = _killed_build(m, target, mode, rng)
         published = published or how == "finished" or mode == "after-manifest"
         if published:
-            assert _snapshot(target) == expected, (seed, mode, how)
+            assert snapshot(target) == expected, (seed, mode, how)
         else:
             with pytest.raises(IndexError_, match="not complete|no index"):
                 InterestIndex.open(target)
     assert published, seed
     report = build_index(m, target, chunk_size=8)
     assert report.n_encoded == 0 and report.n_cached == len(rows)
-    assert _snapshot(target) == expected, seed
+    assert snapshot(target) == expected, seed
     leftovers = [p.name for p in target.iterdir() if p.name.startswith(("data-", ".building-"))]
     assert len(leftovers) == 1, leftovers  # old generations and staging folders are gone

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from fixtures_media import ffmpeg, run, speech_wav, subtitle_frame
+from helpers.media import ffmpeg, run, speech_wav, subtitle_frame
 
 from interestmap.clip import Media
 from interestmap.errors import ConfigError, MissingDependencyError
@@ -29,11 +29,6 @@ RU_SPEECH = ("Привет друзья. Сегодня я расскажу ва
 def scene_photos(data: Path) -> dict[str, Path]:
     return {cat: sorted((data / "scenes" / cat).glob("*.jpg"))[0]
             for cat in ("street", "sea", "forest", "buildings")}
-
-
-@pytest.fixture(scope="session")
-def bunny(data: Path) -> Path:
-    return data / "video" / "bigbuckbunny.mp4"
 
 
 @pytest.fixture(scope="session")
