@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_store import make_corpus, make_layout
+from helpers.vectors import make_corpus, make_layout
 
 from interestmap.errors import EncoderMismatchError, IndexError_
 from interestmap.index.manifest import (
@@ -51,7 +51,7 @@ def test_published_index_opens_with_its_manifest(tmp_path):
     c = build(tmp_path / "idx")
     with open_index(tmp_path / "idx") as ix:
         m = ix.manifest
-        assert m["format"] == MANIFEST_FORMAT == 2 and m["counts"] == {"clips": 20}
+        assert m["format"] == MANIFEST_FORMAT and m["counts"] == {"clips": 20}
         assert m["layout"] == c["layout"].as_dict()
         assert m["created_at"] and m["updated_at"] and m["interestmap_version"]
         assert ix.layout.total_dim == c["fused"].shape[1]
@@ -66,7 +66,7 @@ def test_killed_first_build_is_refused_then_resumed(tmp_path):
     code = textwrap.dedent(f"""
         import sys, time
         sys.path.insert(0, {str(REPO / "tests")!r})
-        from test_store import make_corpus
+        from helpers.vectors import make_corpus
         from interestmap.index.manifest import begin_build
         c = make_corpus(20)
         b = begin_build({str(idx)!r})
@@ -210,7 +210,7 @@ def test_an_index_of_the_old_format_says_how_to_rebuild_it(tmp_path):
     assert f"interestmap index build /corpora/shop.jsonl --index {idx.resolve()}" in msg
     build(idx)  # the rebuild it names works in place and replaces the old generation
     with open_index(idx) as ix:
-        assert ix.manifest["format"] == 2 and ix.store.count() == 20
+        assert ix.manifest["format"] == MANIFEST_FORMAT and ix.store.count() == 20
     assert generations(idx) == [ix.manifest["data"]]
 
 

@@ -20,6 +20,8 @@ from pathlib import Path
 import pytest
 import requests
 
+pytestmark = pytest.mark.slow  # builds an index and starts the app and the API
+
 REPO = Path(__file__).resolve().parents[1]
 START_TIMEOUT_S = 240
 
