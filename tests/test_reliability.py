@@ -30,6 +30,7 @@ from helpers.corpus import cache_entries, snapshot, write_jsonl, xtopic_tweets
 from helpers.media import ffmpeg
 from helpers.server import HTTP_TIMEOUT, Server, copy_index
 
+from interestmap.encoders.pipeline import ClipEncoder
 from interestmap.errors import IndexError_, MediaError
 from interestmap.index.core import InterestIndex, build_index
 from interestmap.media.decode import load_media
@@ -226,10 +227,15 @@ def test_16_clients_for_60_s_get_no_errors_and_the_server_stays_healthy(
 
 
 # Builds killed with SIGKILL --------------------------------------------------------------
+# The builds below use USE-m3 alone: they check what a kill leaves behind, not topics, and
+# each of the ~10 child processes would otherwise also load the default ensemble's E5 half.
+TEXT_ENCODER = "use-m3"
+
 CHILD = textwrap.dedent("""
     import os, signal, sys
     import interestmap.index.manifest as im
     import interestmap.store.interface as st
+    from interestmap.encoders.pipeline import ClipEncoder
     from interestmap.index.core import build_index
 
     manifest, target, mode = sys.argv[1:4]
@@ -265,7 +271,8 @@ CHILD = textwrap.dedent("""
     def progress(stage, done, total):
         print(f"{stage} {done} {total}", flush=True)
 
-    build_index(manifest, target, chunk_size=8, progress=progress)
+    build_index(manifest, target, chunk_size=8, progress=progress,
+                encoder=ClipEncoder(text_encoder="use-m3"))  # TEXT_ENCODER
     print("finished", flush=True)
 """)
 
@@ -306,7 +313,8 @@ def test_build_killed_at_random_points_resumes_to_the_identical_index(
     rng = random.Random(seed)
     rows = [*xtopic_tweets(data, "en", 48), *xtopic_tweets(data, "es", 48)]  # captions: only text models
     m = write_jsonl(tmp_path / "corpus.jsonl", rows)
-    build_index(m, tmp_path / "straight", chunk_size=8)
+    build_index(m, tmp_path / "straight", chunk_size=8,
+                encoder=ClipEncoder(text_encoder=TEXT_ENCODER))
     expected = snapshot(tmp_path / "straight")
     target = tmp_path / "killed"
 
@@ -327,7 +335,8 @@ def test_build_killed_at_random_points_resumes_to_the_identical_index(
             with pytest.raises(IndexError_, match="not complete|no index"):
                 InterestIndex.open(target)
     assert published, seed
-    report = build_index(m, target, chunk_size=8)
+    report = build_index(m, target, chunk_size=8,
+                         encoder=ClipEncoder(text_encoder=TEXT_ENCODER))
     assert report.n_encoded == 0 and report.n_cached == len(rows)
     assert snapshot(target) == expected, seed
     leftovers = [p.name for p in target.iterdir() if p.name.startswith(("data-", ".building-"))]

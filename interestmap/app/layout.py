@@ -21,6 +21,7 @@ REMOVABLE = {"Caption": "caption", "On-screen text": "ocr", "Speech": "speech",
 
 
 def map_components() -> dict[str, Any]:
+    """The Map tab's components (the map, its filters and side panels), by name."""
     out: dict[str, Any] = {}
     with gr.Row():
         with gr.Column(scale=3):
@@ -107,6 +108,7 @@ def _clip_inputs(new: bool = False) -> dict[str, Any]:
 
 
 def check_components() -> dict[str, Any]:
+    """The Check a clip tab's components, by name."""
     out: dict[str, Any] = {}
     with gr.Row():
         with gr.Column(scale=1, min_width=300):
@@ -130,6 +132,7 @@ def check_components() -> dict[str, Any]:
 
 
 def whatif_components() -> dict[str, Any]:
+    """The What if tab's components, by name."""
     out: dict[str, Any] = {}
     gr.Markdown("Starts from the clip on **Check a clip**. Change one or more things and "
                 "see where the clip moves on the map: an arrow goes from before to after.")
@@ -155,6 +158,7 @@ def whatif_components() -> dict[str, Any]:
 
 
 def competitors_components() -> dict[str, Any]:
+    """The Competitors tab's components, by name."""
     out: dict[str, Any] = {}
     gr.Markdown("Compare accounts on a map: which audiences each one posts into, how much "
                 "they overlap with you, and which audiences none of you reaches yet. The "
@@ -176,6 +180,7 @@ def competitors_components() -> dict[str, Any]:
 
 
 def build_components() -> dict[str, Any]:
+    """The Build a map tab's components, by name."""
     out: dict[str, Any] = {}
     gr.Markdown("Map your own clips and your competitors' clips. Point at a **folder** on "
                 "this computer (one subfolder per account; a `.txt` next to a file is its "

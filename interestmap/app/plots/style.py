@@ -62,6 +62,7 @@ def note_annotation(message: str) -> dict[str, Any]:
 
 
 def is_finite(v: Any) -> bool:
+    """True when ``v`` is a finite number (not None, NaN or infinite)."""
     try:
         f = float(v)
     except (TypeError, ValueError):

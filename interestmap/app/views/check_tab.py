@@ -45,6 +45,7 @@ def make_clip(files: Sequence[str] | str | None, caption: str | None, language: 
 
 
 def check_key(choice: str | None, files: Any, caption: Any, language: Any, geo: Any) -> str:
+    """The key of a checked clip: the same inputs give the same key (what-if reuses the check)."""
     import json
 
     paths = [files] if isinstance(files, str | Path) else list(files or [])
