@@ -46,7 +46,7 @@ def plot_data(fig: Any) -> Any:
     and box in the toolbar); serialised once per figure object (views cache figures)."""
     from gradio.components.plot import PlotData
 
-    from interestmap.app.plots import MAP_CONFIG
+    from interestmap.app.plots.scatter import MAP_CONFIG
 
     if fig is None or isinstance(fig, PlotData):
         return fig
