@@ -7,7 +7,7 @@ The same process serves the HTTP API at /v1 (docs at /docs) over the same open i
 this is ``interestmap serve`` with the app's default port. Options may also come from the
 environment: GRADIO_SERVER_NAME and GRADIO_SERVER_PORT (Gradio's own), or
 INTERESTMAP_APP_INDEX, INTERESTMAP_APP_HOST, INTERESTMAP_APP_PORT. The app is a thin
-layer over the library (interestmap.app.ui).
+layer over the library (interestmap.app.blocks).
 """
 
 from __future__ import annotations

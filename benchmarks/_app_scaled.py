@@ -46,7 +46,7 @@ def main() -> int:
     p.add_argument("--port", type=int, required=True)
     args = p.parse_args()
 
-    from interestmap.index import core as index_mod
+    from interestmap.index import interest_index as index_mod
     from interestmap.index.default import ensure_default_index
     from interestmap.store.filters import _timestamp
 

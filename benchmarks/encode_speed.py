@@ -11,7 +11,7 @@ Clips: the real 5.3 s Big Buck Bunny video and itself three times over (15.9 s).
 
 ``corpus`` makes N real demo clips once (an X-Topic tweet spoken by espeak-ng over a
 photo from ``scenes/`` and an ESC-50 sound bed, muxed by ffmpeg: see
-``tests/fixtures_media.py``; kept in ``$TMPDIR/interestmap-bench-corpus-N``) and builds
+``tests/helpers/media.py``; kept in ``$TMPDIR/interestmap-bench-corpus-N``) and builds
 an index of them three times from scratch: in this process, on a local 2-CPU Ray
 cluster with 1 worker, and with 2 workers. It reports clips/s of the encode stage and
 the whole build's wall time, and how far the Ray builds' vectors are from the local one.
@@ -143,7 +143,7 @@ def stage_table(res: dict[str, Any]) -> dict[str, dict[str, float | None]]:
 def make_corpus(n: int) -> Path:
     """The ``n`` demo clips and their manifest (made once, then reused)."""
     sys.path.insert(0, str(REPO / "tests"))
-    from fixtures_media import demo_corpus, write_manifest
+    from helpers.media import demo_corpus, write_manifest
 
     root = Path(tempfile.gettempdir()) / f"interestmap-bench-corpus-{n}"
     log(f"making {n} demo clips in {root} (reused when present)")

@@ -1,5 +1,5 @@
 """Analysing a clip before posting: clarity, modality agreement, attribution and advice,
-on real clips (espeak-ng speech over real photos, see fixtures_analysis.py)."""
+on real clips (espeak-ng speech over real photos, see tests/helpers/clips.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from fixtures_analysis import default_index, encoded
 
 from interestmap.analysis.advice import advise, readable_share, suggest_hashtags
 from interestmap.analysis.analyze import analyze, analyze_encoded, recognition_chance
@@ -20,18 +19,18 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def index():
-    return default_index()
+def index(default_index):
+    return default_index
 
 
 @pytest.fixture(scope="module")
-def coherent(data, index):
-    return analyze_encoded(encoded(data, "coherent"), index)
+def coherent(encoded_clip, index):
+    return analyze_encoded(encoded_clip("coherent"), index)
 
 
 @pytest.fixture(scope="module")
-def disagreeing(data, index):
-    return analyze_encoded(encoded(data, "disagreeing"), index)
+def disagreeing(encoded_clip, index):
+    return analyze_encoded(encoded_clip("disagreeing"), index)
 
 
 def test_coherent_clip_is_clearer_and_the_disagreeing_modalities_are_named(coherent,

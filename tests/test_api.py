@@ -7,10 +7,7 @@ one-line message; the token and loopback rules are checked on real sockets.
 
 from __future__ import annotations
 
-import json
 import os
-import queue
-import shutil
 import signal
 import socket
 import subprocess
@@ -23,111 +20,23 @@ from pathlib import Path
 import numpy as np
 import pytest
 import requests
+from helpers.corpus import PER_TOPIC, TOPICS
+from helpers.server import HTTP_TIMEOUT, Server, copy_index
 
 from interestmap.serve.bodies import parse_json_strict
 from interestmap.serve.errors import validation_problems
 
-TOPICS = {"sports": "Sports", "food": "Food & Dining", "music": "Music"}
-PER_TOPIC = 16
 TOKEN = "test-token-0123456789abcdef"
-HTTP_TIMEOUT = 300  # the first model requests load models on a busy 2-core machine
 EN_FOOTBALL = "What a goal in the last minute! The football derby was incredible #football"
 RU_FOOTBALL = "Какой гол на последней минуте! Футбольное дерби было невероятным #футбол"
 
 
 # Fixtures: a small real index and servers over it -------------------------------------------
-def _xtopic_clips(data: Path) -> list:
-    from interestmap.clip import Clip
-
-    wanted = set(TOPICS.values())
-    picked: dict[str, list] = {k: [] for k in TOPICS}
-    for lang in ("en", "es"):
-        for line in (data / "xtopic" / lang / f"{lang}_1000.jsonl").open(encoding="utf-8"):
-            row = json.loads(line)
-            mine = set(row["topics"]) & wanted
-            if len(mine) != 1:
-                continue
-            key = next(k for k, v in TOPICS.items() if v in mine)
-            if len(picked[key]) < PER_TOPIC:
-                picked[key].append(Clip(caption=row["text"], language=lang,
-                                        id=f"{key}-{len(picked[key])}",
-                                        account=f"@{key}fan", labels=[key]))
-    assert all(len(v) == PER_TOPIC for v in picked.values()), {k: len(v) for k, v in
-                                                                picked.items()}
-    return [c for v in picked.values() for c in v]
 
 
 @pytest.fixture(scope="module")
-def index_dir(data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from interestmap.index.build import build_index
-
-    d = tmp_path_factory.mktemp("api") / "index"
-    with build_index(_xtopic_clips(data), d, audiences="labels") as index:
-        report = index.build_report
-    assert report.n_audiences == len(TOPICS)
-    return d
-
-
-def _copy_index(index_dir: Path, tmp: Path) -> Path:
-    """A private copy: an embedded index is opened by one process at a time."""
-    target = tmp / "index-copy"
-    shutil.copytree(index_dir, target, ignore=shutil.ignore_patterns("*.lock", ".lock"))
-    return target
-
-
-class Server:
-    """``interestmap serve`` in a subprocess on a free loopback port."""
-
-    def __init__(self, index_dir: Path, *args: str, env: dict[str, str] | None = None,
-                 log: Path) -> None:
-        self.log = log
-        full_env = {k: v for k, v in os.environ.items() if k != "INTERESTMAP_API_TOKEN"}
-        full_env.update(env or {})
-        self._err = log.open("wb")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "interestmap.serve.cli", "serve", "--index", str(index_dir),
-             "--port", "0", *args],
-            stdout=subprocess.PIPE, stderr=self._err, env=full_env, text=True)
-        lines: queue.Queue[str] = queue.Queue()
-        threading.Thread(target=lambda: [lines.put(x) for x in self.proc.stdout],
-                         daemon=True).start()
-        self.url = ""
-        deadline = time.monotonic() + 180
-        while not self.url:
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                pytest.fail(f"the server did not start: {log.read_text()[-2000:]}")
-            try:
-                line = lines.get(timeout=1)
-            except queue.Empty:
-                continue
-            if "listening on " in line:
-                self.url = line.split("listening on ", 1)[1].split()[0]
-        while True:  # the socket listens before the app is up: wait for /healthz
-            try:
-                if requests.get(f"{self.url}/healthz", timeout=5).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                pytest.fail(f"/healthz never answered: {log.read_text()[-2000:]}")
-            time.sleep(0.3)
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-        self._err.close()
-
-
-@pytest.fixture(scope="module")
-def server(index_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    s = Server(index_dir, log=tmp_path_factory.mktemp("logs") / "server.log")
+def server(labelled_index: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    s = Server(labelled_index, log=tmp_path_factory.mktemp("logs") / "server.log")
     try:
         yield s.url
     finally:
@@ -138,10 +47,10 @@ def server(index_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
 
 
 @pytest.fixture(scope="module")
-def token_server(index_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def token_server(labelled_index: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A second server with a token and a 1 MB upload limit, over a copy of the index."""
     tmp = tmp_path_factory.mktemp("token")
-    s = Server(_copy_index(index_dir, tmp), "--max-upload-mb", "1", log=tmp / "server.log",
+    s = Server(copy_index(labelled_index, tmp), "--max-upload-mb", "1", log=tmp / "server.log",
                env={"INTERESTMAP_API_TOKEN": TOKEN})
     try:
         yield s.url
@@ -232,7 +141,7 @@ def test_the_listening_socket_answers_without_delayed_acks() -> None:
 
 # Against a running server -------------------------------------------------------------------
 @pytest.mark.slow
-def test_healthz_audiences_and_topics(server: str, index_dir: Path) -> None:
+def test_healthz_audiences_and_topics(server: str, labelled_index: Path) -> None:
     from interestmap.index.interest_index import InterestIndex  # noqa: F401  (the index is served, not opened)
 
     h = requests.get(f"{server}/healthz", timeout=30).json()
@@ -544,12 +453,12 @@ def test_oversized_uploads_get_413(token_server: str) -> None:
 
 @pytest.mark.slow
 def test_unexpected_failures_are_a_500_with_a_reference_and_a_log_line(
-        index_dir: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+        labelled_index: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     from fastapi.testclient import TestClient
 
     from interestmap.serve.api import create_app
 
-    app = create_app(index_dir=_copy_index(index_dir, tmp_path), warm_up=False)
+    app = create_app(index_dir=copy_index(labelled_index, tmp_path), warm_up=False)
     with TestClient(app, raise_server_exceptions=False) as client:
         idx = app.state.service.index
 

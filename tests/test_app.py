@@ -8,24 +8,22 @@ import json
 import random
 import re
 from pathlib import Path
+from types import SimpleNamespace
 
-import fixtures_app
 import numpy as np
 import plotly.graph_objects as go
 import pytest
 
 from interestmap.analysis.competitors import compare_accounts, overlap
-from interestmap.app import plots
+from interestmap.app.plots import bars, density, scatter, style
 from interestmap.errors import ConfigError, InterestmapError
-
-small_index = fixtures_app.small_index
 
 
 def _points(n: int, groups: int = 3, seed: int = 0) -> list[dict]:
     rng = random.Random(seed)
     return [{"id": f"c{i}", "x": rng.random(), "y": rng.random(), "account": f"acc{i % 2}",
              "caption": f"caption <b>{i}</b> & more", "language": "en",
-             "audience_label": (plots.NO_AUDIENCE if i % (groups + 1) == groups
+             "audience_label": (style.NO_AUDIENCE if i % (groups + 1) == groups
                                 else f"group {i % (groups + 1)}")}
             for i in range(n)]
 
@@ -33,12 +31,12 @@ def _points(n: int, groups: int = 3, seed: int = 0) -> list[dict]:
 # Figures -------------------------------------------------------------------------------------
 def test_map_figure_one_trace_per_group_and_every_point_drawn():
     pts = _points(40)
-    fig = plots.map_figure(pts)
+    fig = scatter.map_figure(pts)
     data = [t for t in fig.data if getattr(t, "mode", None) == "markers"]
-    assert {t.name for t in data} == {"group 0", "group 1", "group 2", plots.NO_AUDIENCE}
+    assert {t.name for t in data} == {"group 0", "group 1", "group 2", style.NO_AUDIENCE}
     assert sum(len(t.x) for t in data) == 40
     # Clips without an audience are drawn first (under the rest) and grey.
-    assert data[0].name == plots.NO_AUDIENCE and data[0].marker.color == "#c8c8c8"
+    assert data[0].name == style.NO_AUDIENCE and data[0].marker.color == "#c8c8c8"
     # Hover carries the clip id first (the click hook reads it) and escaped captions.
     row = data[1].customdata[0]
     assert row[0].startswith("c") and "caption &lt;b&gt;" in row[1] and "caption <b>" not in row[1]
@@ -46,10 +44,10 @@ def test_map_figure_one_trace_per_group_and_every_point_drawn():
 
 
 def test_map_figure_switches_to_webgl_for_large_maps_and_skips_unplaced_points():
-    pts = _points(plots.WEBGL_FROM + 10)
+    pts = _points(scatter.WEBGL_FROM + 10)
     pts[0]["x"] = None
     pts[1]["y"] = float("nan")
-    fig = plots.map_figure(pts)
+    fig = scatter.map_figure(pts)
     data = [t for t in fig.data if getattr(t, "mode", None) == "markers"]
     assert all(isinstance(t, go.Scattergl) for t in data)
     assert sum(len(t.x) for t in data) == len(pts) - 2
@@ -57,8 +55,8 @@ def test_map_figure_switches_to_webgl_for_large_maps_and_skips_unplaced_points()
 
 def test_map_figure_markers_moves_and_selection():
     pts = _points(12)
-    fig = plots.map_figure(pts, markers=[plots.Marker(0.5, 0.5, "Your clip")],
-                           moves=[plots.Move(0.1, 0.2, 0.8, 0.9, "caption in Spanish")],
+    fig = scatter.map_figure(pts, markers=[scatter.Marker(0.5, 0.5, "Your clip")],
+                           moves=[scatter.Move(0.1, 0.2, 0.8, 0.9, "caption in Spanish")],
                            selected="c3")
     star = [t for t in fig.data if t.name == "Your clip"]
     assert star and star[0].marker.symbol == "star"
@@ -70,15 +68,15 @@ def test_map_figure_markers_moves_and_selection():
 
 
 def test_map_figure_says_when_nothing_matches():
-    fig = plots.map_figure([])
+    fig = scatter.map_figure([])
     assert "No clips match" in fig.layout.annotations[0].text
-    labels = [a.text for a in plots.map_figure(_points(40)).layout.annotations]
+    labels = [a.text for a in scatter.map_figure(_points(40)).layout.annotations]
     assert sorted(labels) == ["group 0", "group 1", "group 2"]  # not "No clear audience"
 
 
 def test_map_figure_density_highlights_and_compact_hover_for_big_maps():
     pts = _points(300)
-    fig = plots.map_figure(pts, density=True, highlight=["c1", "c2"])
+    fig = scatter.map_figure(pts, density=True, highlight=["c1", "c2"])
     dens = [t for t in fig.data if t.name == "density"]
     assert dens and isinstance(dens[0], go.Contour) and dens[0].z.shape[0] > 10
     ring = [t for t in fig.data if t.name == "Nearest clips"]
@@ -86,21 +84,21 @@ def test_map_figure_density_highlights_and_compact_hover_for_big_maps():
     assert fig.layout.meta["im_labels"] == 3 and fig.layout.meta["im_points"] == 300
     # Coordinates travel as float32 (compact typed arrays in the page)
     assert '"dtype":"f4"' in fig.to_json().replace(" ", "")
-    big = plots.map_figure(pts, rich_hover=False)
+    big = scatter.map_figure(pts, rich_hover=False)
     trace = next(t for t in big.data if getattr(t, "mode", None) == "markers")
     assert len(trace.customdata[0]) == 1 and "fullData.name" in trace.hovertemplate
 
 
 def test_map_figure_needs_one_group_per_point():
     with pytest.raises(ValueError):
-        plots.map_figure(_points(5), groups=["a"])
+        scatter.map_figure(_points(5), groups=["a"])
 
 
 def test_group_colors_are_distinct_and_stable():
-    groups = [f"g{i % 30}" for i in range(300)] + [plots.NO_AUDIENCE]
-    a, b = plots.group_colors(groups), plots.group_colors(list(reversed(groups)))
+    groups = [f"g{i % 30}" for i in range(300)] + [style.NO_AUDIENCE]
+    a, b = style.group_colors(groups), style.group_colors(list(reversed(groups)))
     assert a == b
-    named = [c for g, c in a.items() if g != plots.NO_AUDIENCE]
+    named = [c for g, c in a.items() if g != style.NO_AUDIENCE]
     assert len(set(named)) == 30
 
 
@@ -109,10 +107,10 @@ def test_map_figure_keeps_filtered_out_points_hidden_for_the_page():
     pts[3]["x"] = None  # nothing to place: never drawn, never hidden
     shown = [i % 4 != 1 for i in range(40)]
     colors = {"group 0": "#010101", "group 1": "#020202", "group 2": "#030303",
-              plots.NO_AUDIENCE: "#c8c8c8"}
-    fig = plots.map_figure(pts, shown=shown, colors=colors, page={"key": "k"})
-    visible = [t for t in fig.data if t.meta == plots.POINTS_META]
-    hidden = [t for t in fig.data if t.meta == plots.HIDDEN_META]
+              style.NO_AUDIENCE: "#c8c8c8"}
+    fig = scatter.map_figure(pts, shown=shown, colors=colors, page={"key": "k"})
+    visible = [t for t in fig.data if t.meta == scatter.POINTS_META]
+    hidden = [t for t in fig.data if t.meta == scatter.HIDDEN_META]
     ids = [c[0] for t in visible for c in t.customdata]
     assert sorted(ids) == sorted(p["id"] for i, p in enumerate(pts) if shown[i] and i != 3)
     assert len(hidden) == 1 and hidden[0].visible is False and not hidden[0].showlegend
@@ -121,11 +119,11 @@ def test_map_figure_keeps_filtered_out_points_hidden_for_the_page():
     assert all(t.marker.color == colors[t.name] for t in visible)  # colours as given
     assert fig.layout.meta["im_points"] == len(ids)
     # rows: the index in points of each drawn point, in trace order (shown, then hidden)
-    rows = plots.decode_ints(fig.layout.meta["im_map"]["rows"])
+    rows = scatter.decode_ints(fig.layout.meta["im_map"]["rows"])
     order = [c[0] for t in [*visible, *hidden] for c in t.customdata]
     assert [pts[r]["id"] for r in rows] == order and 3 not in rows
     with pytest.raises(ValueError):
-        plots.map_figure(pts, shown=[True])
+        scatter.map_figure(pts, shown=[True])
 
 
 def test_density_grid_is_a_gaussian_smoothed_histogram():
@@ -134,25 +132,25 @@ def test_density_grid_is_a_gaussian_smoothed_histogram():
     rng = np.random.default_rng(0)
     xs = rng.normal(size=2000).astype(np.float32)
     ys = (rng.normal(size=2000) * 3).astype(np.float32)
-    z, xc, yc = plots.density_grid(xs, ys)
-    assert z.shape == (plots.DENSITY_BINS, plots.DENSITY_BINS) and z.max() == 1.0
+    z, xc, yc = density.density_grid(xs, ys)
+    assert z.shape == (density.DENSITY_BINS, density.DENSITY_BINS) and z.max() == 1.0
     pad_x, pad_y = 0.05 * np.ptp(xs), 0.05 * np.ptp(ys)
-    h, _, _ = np.histogram2d(xs.astype(float), ys.astype(float), bins=plots.DENSITY_BINS,
+    h, _, _ = np.histogram2d(xs.astype(float), ys.astype(float), bins=density.DENSITY_BINS,
                              range=[[xs.min() - pad_x, xs.max() + pad_x],
                                     [ys.min() - pad_y, ys.max() + pad_y]])
-    ref = gaussian_filter(h.T, sigma=plots.DENSITY_SIGMA)
+    ref = gaussian_filter(h.T, sigma=density.DENSITY_SIGMA)
     assert np.abs(z - ref / ref.max()).max() <= 0.0006  # rounded to 3 decimals
     assert xc[0] < xs.min() and xc[-1] > xs.max() and yc[0] < ys.min() and yc[-1] > ys.max()
-    assert np.allclose(np.diff(xc), (xs.max() - xs.min()) * 1.1 / plots.DENSITY_BINS, rtol=1e-4)
+    assert np.allclose(np.diff(xc), (xs.max() - xs.min()) * 1.1 / density.DENSITY_BINS, rtol=1e-4)
 
 
 def test_small_integers_travel_as_compact_base64():
     for top, dtype in ((200, "u1"), (60_000, "u2"), (70_000, "u4")):
         v = np.array([0, 1, top, 7])
-        spec = plots.encode_ints(v)
-        assert spec["dtype"] == dtype and plots.decode_ints(spec).tolist() == v.tolist()
+        spec = scatter.encode_ints(v)
+        assert spec["dtype"] == dtype and scatter.decode_ints(spec).tolist() == v.tolist()
     with pytest.raises(ValueError):
-        plots.encode_ints([-1])
+        scatter.encode_ints([-1])
 
 
 def test_page_data_describes_each_clip_for_every_colouring():
@@ -164,7 +162,7 @@ def test_page_data_describes_each_clip_for_every_colouring():
                  language=["en", "es", None][i % 3])
     modes = {"Audience": map_page.ColourMode(
                  "Audience", "audience",
-                 lambda a: plots.NO_AUDIENCE if a is None or a < 0 else f"aud {a} · words",
+                 lambda a: style.NO_AUDIENCE if a is None or a < 0 else f"aud {a} · words",
                  label_groups=True),
              "Language": map_page.ColourMode("Language", "language", lambda v: v or "unknown")}
     colors = {"Audience": {"aud 0 · words": "#111111"}, "Language": {"en": "#222222"}}
@@ -184,7 +182,7 @@ def test_page_data_describes_each_clip_for_every_colouring():
         assert g == modes["Audience"].group(p["audience"]), i
     at = aud["groups"].index("aud 0 · words")
     assert aud["colors"][at] == "#111111" and aud["labels"][at] == "aud 0"
-    assert aud["no_audience"] == aud["groups"].index(plots.NO_AUDIENCE)
+    assert aud["no_audience"] == aud["groups"].index(style.NO_AUDIENCE)
     assert page["modes"]["Language"]["labels"] is None
     assert page["view"] == {"index": "idx", "color": "Audience", "accounts": [],
                             "languages": ["es"], "since": None, "until": "2024-01-01",
@@ -201,15 +199,15 @@ def test_page_data_describes_each_clip_for_every_colouring():
 def test_topic_bars_rank_topics_and_keep_sources():
     scores = {"caption": {"Cooking": 0.8, "Travel": 0.3, "Gaming": 0.1},
               "visuals": {"Cooking": 0.5, "Travel": 0.6, "Gaming": 0.05}}
-    fig = plots.topic_bars(scores, top=2, order_by="caption")
+    fig = bars.topic_bars(scores, top=2, order_by="caption")
     assert [t.name for t in fig.data] == ["caption", "visuals"]
     assert list(fig.data[0].y) == ["Travel", "Cooking"]  # best on top = last
     assert list(fig.data[1].x) == [0.6, 0.5]
-    assert "No topic scores" in plots.topic_bars({}).layout.annotations[0].text
+    assert "No topic scores" in bars.topic_bars({}).layout.annotations[0].text
 
 
 def test_share_bars_stack_to_the_whole_audience():
-    fig = plots.share_bars({"Cooking": {"me": 0.25, "rival": 0.5}, "Travel": {"me": 0.1}},
+    fig = bars.share_bars({"Cooking": {"me": 0.25, "rival": 0.5}, "Travel": {"me": 0.1}},
                            highlight="me")
     assert fig.data[0].name == "me"
     total = np.sum([np.asarray(t.x, dtype=float) for t in fig.data], axis=0)
@@ -217,12 +215,12 @@ def test_share_bars_stack_to_the_whole_audience():
 
 
 def test_shift_and_value_bars():
-    fig = plots.shift_bars({"before": {"A": 0.5, "B": 0.2}, "after": {"A": 0.3, "C": 0.6}},
+    fig = bars.shift_bars({"before": {"A": 0.5, "B": 0.2}, "after": {"A": 0.3, "C": 0.6}},
                            top=3)
     assert [t.name for t in fig.data] == ["before", "after"]
     assert list(fig.data[1].y) == ["B", "A", "C"] and list(fig.data[1].x) == [0.0, 0.3, 0.6]
     assert fig.data[0].marker.color == "#9aa5b1"
-    vb = plots.value_bars({"x": 0.7, "y": 0.3}, percent=True)
+    vb = bars.value_bars({"x": 0.7, "y": 0.3}, percent=True)
     assert list(vb.data[0].text) == ["30%", "70%"]
 
 
@@ -270,12 +268,26 @@ def _plain(md: str) -> str:
 
 @pytest.fixture()
 def views(small_index: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    from interestmap.app import views as app_views
+    """Every tab's view functions (the modules of :mod:`interestmap.app.views`, as one
+    namespace), over the small index."""
+    from interestmap.app.views import (
+        build_tab,
+        check_tab,
+        competitors_tab,
+        indexes,
+        map_tab,
+        selection,
+        whatif_tab,
+    )
 
     monkeypatch.setenv("INTERESTMAP_INDEXES", str(small_index.parent))
     monkeypatch.setenv("INTERESTMAP_HOME", str(tmp_path / "home"))
-    yield app_views
-    app_views.close_all()
+    every = SimpleNamespace()
+    for module in (indexes, map_tab, selection, check_tab, whatif_tab, competitors_tab,
+                   build_tab):
+        vars(every).update({k: v for k, v in vars(module).items() if not k.startswith("__")})
+    yield every
+    indexes.close_all()
 
 
 @pytest.mark.slow
@@ -287,9 +299,9 @@ def test_map_view_colours_filters_and_lists(views, small_index: Path):
     pts = [t for t in fig.data if getattr(t, "mode", None) == "markers"]
     assert sum(len(t.x) for t in pts) == 60 and "60 of 60 clips" in text
     fig, _ = views.map_view(choice, "Account", accounts=["alice"])
-    assert [t.name for t in fig.data if t.meta == plots.POINTS_META] == ["alice"]
+    assert [t.name for t in fig.data if t.meta == scatter.POINTS_META] == ["alice"]
     fig, text = views.map_view(choice, "Language", languages=["Japanese (ja)"])
-    assert [t.name for t in fig.data if t.meta == plots.POINTS_META] == ["Japanese"]
+    assert [t.name for t in fig.data if t.meta == scatter.POINTS_META] == ["Japanese"]
     assert "15 of 60" in text
     fig, text = views.map_view(choice, "Audience", since="2024-06-01")
     assert "8 of 60" in text  # i % 6 == 5 (i = 5, 11) -> June: 2 per language
@@ -311,22 +323,22 @@ def test_map_view_keeps_colours_and_sends_every_clip_for_the_page(views, small_i
     choice = str(small_index)
 
     def traces(fig):
-        return {t.name: t for t in fig.data if t.meta == plots.POINTS_META}
+        return {t.name: t for t in fig.data if t.meta == scatter.POINTS_META}
 
     full, _ = views.map_view(choice, "Account")
     alice, text = views.map_view(choice, "Account", accounts=["alice"])
     assert list(traces(alice)) == ["alice"]
     assert traces(alice)["alice"].marker.color == traces(full)["alice"].marker.color
-    hidden = next(t for t in alice.data if t.meta == plots.HIDDEN_META)
+    hidden = next(t for t in alice.data if t.meta == scatter.HIDDEN_META)
     assert len(hidden.x) + len(traces(alice)["alice"].x) == 60
     page = alice.layout.meta["im_map"]
     assert page["n"] == 60 and page["total"] == 60
     assert page["view"]["accounts"] == ["alice"] and page["view"]["color"] == "Account"
     assert set(page["modes"]) == set(views.COLOR_BY)
     idx = views.get_index(choice)
-    assert text == map_page.summary_text(views._frame(idx, {"account": ["alice"]}), 60)
+    assert text == map_page.summary_text(views.clip_rows(idx, {"account": ["alice"]}), 60)
     cols = map_page.decoded(page)
-    assert sorted(cols["account"]) == sorted(r["account"] for r in views._frame(idx))
+    assert sorted(cols["account"]) == sorted(r["account"] for r in views.clip_rows(idx))
     sampled, _ = views.map_view(choice, "Audience", sample=20)
     whole, _ = views.map_view(choice, "Audience")
     for name, t in traces(sampled).items():
@@ -479,7 +491,7 @@ def test_check_and_whatif_with_a_real_photo(views, small_index: Path, data: Path
 
 # Search, selection, pin ----------------------------------------------------------------------
 def test_points_inside_a_lasso_and_a_box():
-    from interestmap.app.views import parse_selection, points_inside
+    from interestmap.app.views.selection import parse_selection, points_inside
 
     xs = np.array([0.0, 0.8, 2.0, 0.5, 5.0])
     ys = np.array([0.0, 0.9, 2.0, 0.4, 5.0])

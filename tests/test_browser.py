@@ -19,10 +19,7 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-import fixtures_app
 import pytest
-
-small_index = fixtures_app.small_index
 
 REPO = Path(__file__).resolve().parents[1]
 CHROMIUM = os.environ.get("INTERESTMAP_CHROMIUM", "/usr/bin/chromium")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_store import make_layout
+from helpers.vectors import make_layout
 
 from interestmap.clip import Clip, EncodedClip, GeoPoint, Signals
 from interestmap.corpus.cache import EncodeCache, content_key, layout_identity

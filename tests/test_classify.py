@@ -1,4 +1,5 @@
-"""Topic classifiers trained on labelled posts, and `interestmap classify` on streams."""
+"""Topic classifiers trained on labelled posts, and `interestmap classify` on streams
+(their macro-F1 on real posts is in tests/quality/test_classify_quality.py)."""
 
 from __future__ import annotations
 
@@ -11,39 +12,22 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers.xtopic import xtopic_split
 
 from interestmap.errors import ConfigError, EncoderMismatchError, InterestmapError
-from interestmap.topics.catalog import XTOPIC_LABELS, Topic, load_topics, xtopic_label
-from interestmap.topics.classifier import TopicClassifier, _top1_macro_f1
+from interestmap.topics.catalog import load_topics
+from interestmap.topics.classifier import TopicClassifier
 from interestmap.topics.labelled import (
     LabelledPosts,
     read_labelled,
     resolve_labels,
     topics_from_labels,
 )
-from interestmap.topics.scoring import TopicSpace
 from interestmap.topics.stream import classify_stream, iter_input_batches
 
 ROOT = Path(__file__).resolve().parents[1]
-TEST_POSTS = 400
 """Posts per language scored here (the first of each test set); the full 800 per
 language are scored by ``benchmarks/classify_throughput.py --xtopic``."""
-
-
-def _xtopic_rows(data: Path, lang: str, split: str) -> list[dict]:
-    path = data / "xtopic" / lang / f"{lang}_{split}.jsonl"
-    return [json.loads(line) for line in path.read_text().splitlines()]
-
-
-def _gold(rows: list[dict]) -> np.ndarray:
-    return np.array([[r[x.replace(" ", "_")] for x in XTOPIC_LABELS] for r in rows])
-
-
-@pytest.fixture(scope="module")
-def text_encoder():
-    from interestmap.encoders.registry import get_text_encoder
-
-    return get_text_encoder("use-m3")
 
 
 # --- reading labelled posts and input streams ---------------------------------------------
@@ -94,50 +78,6 @@ def test_input_lines_are_batched_and_bad_ones_skipped_with_their_line_number():
 
 
 # --- the classifier on real posts ---------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def xtopic_setup(data, text_encoder):
-    """A classifier trained on the 180 English X-Topic training posts."""
-    names = [Topic(id=x, name=x.title(), description=x.title()) for x in XTOPIC_LABELS]
-    space = TopicSpace(names, text_encoder)
-    train = _xtopic_rows(data, "en", "train")
-    labels = [[xtopic_label(t) for t in r["topics"]] for r in train]
-    clf = TopicClassifier(text_encoder=text_encoder).fit([r["text"] for r in train], labels,
-                                                         zero_shot=space)
-    return space, clf
-
-
-@pytest.mark.slow
-def test_english_trained_classifier_scores_spanish_greek_and_japanese(data, xtopic_setup,
-                                                                       artifacts_dir):
-    """Acceptance: train on X-Topic en_train, score the es, gr and ja test sets."""
-    space, clf = xtopic_setup
-    atlas = TopicSpace(load_topics(), space.text_encoder)
-    to_x = np.array([[x in t.xtopic for x in XTOPIC_LABELS] for t in atlas.topics])
-    results = {"classifier": clf.describe()}
-    for lang in ("en", "es", "gr", "ja"):
-        rows = _xtopic_rows(data, lang, "test")[:TEST_POSTS]
-        gold = _gold(rows)
-        vecs = space.text_encoder.encode([r["text"] for r in rows])
-        p_zs = space.proba("caption", vecs)
-        pa = atlas.proba("caption", vecs)
-        p_atlas = np.stack([pa[:, to_x[:, k]].max(axis=1) for k in range(len(XTOPIC_LABELS))], 1)
-        p_clf = clf.proba_over(vecs, space.ids)
-        p_blend = clf.blend_with(p_zs, vecs, space.ids)
-        majority = np.zeros_like(p_zs)
-        majority[:, gold.sum(axis=0).argmax()] = 1.0
-        results[lang] = {k: round(_top1_macro_f1(p, gold), 4) for k, p in (
-            ("classifier", p_clf), ("blend", p_blend), ("zero_shot_names", p_zs),
-            ("zero_shot_atlas", p_atlas), ("majority", majority))}
-    (artifacts_dir / "xtopic_classifier_f1.json").write_text(json.dumps(results, indent=2))
-    print(json.dumps(results, indent=2))
-    for lang in ("en", "es", "ja"):  # languages the multilingual encoder was trained on
-        r = results[lang]
-        assert r["classifier"] > 0.18, (lang, r)
-        assert r["classifier"] > 4 * r["majority"], (lang, r)
-        assert r["blend"] >= r["classifier"] - 1e-9 or r["blend"] >= r["zero_shot_names"], r
-    # Greek is not among use-m3's languages: it scores near chance, and is reported as such
-    assert results["gr"]["classifier"] < results["es"]["classifier"]
 
 
 @pytest.mark.slow
@@ -237,7 +177,7 @@ _MEASURE = textwrap.dedent("""
 
 @pytest.mark.slow
 def test_classify_cli_streams_10000_lines_in_bounded_memory(data, tmp_path):
-    texts = [r["text"] for lang in ("en", "es", "ja") for r in _xtopic_rows(data, lang, "test")]
+    texts = [r["text"] for lang in ("en", "es", "ja") for r in xtopic_split(data, lang, "test")]
     src = tmp_path / "in.jsonl"
     with src.open("w", encoding="utf-8") as f:
         for i in range(10_000):

@@ -12,7 +12,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from fixtures_media import speech_wav
+from helpers.media import speech_wav
 
 from interestmap.encoders._util import disk_cached
 from interestmap.errors import ConfigError, MissingDependencyError

@@ -15,7 +15,7 @@ import hdbscan
 import numpy as np
 import pytest
 import umap
-from fixtures_xtopic import xtopic
+from helpers.xtopic import xtopic
 from sklearn.base import clone
 from sklearn.cluster import KMeans
 from sklearn.decomposition import PCA
@@ -140,7 +140,7 @@ def test_a_projector_pickled_before_metric_and_umap_model_still_places(small):
 
 @pytest.mark.slow
 def test_build_index_takes_an_hdbscan_and_a_umap_object(data, tmp_path):
-    from interestmap.index.core import build_index
+    from interestmap.index.build import build_index
 
     rows = []
     for lang in ("en", "es"):
@@ -155,7 +155,7 @@ def test_build_index_takes_an_hdbscan_and_a_umap_object(data, tmp_path):
     build_index(manifest, tmp_path / "index",
                 audience_model=hdbscan.HDBSCAN(min_cluster_size=4, min_samples=2),
                 map_model=umap.UMAP(n_neighbors=6, min_dist=0.2))
-    from interestmap.index.core import InterestIndex
+    from interestmap.index.interest_index import InterestIndex
 
     with InterestIndex.open(tmp_path / "index") as idx:
         clusterer, projector = idx.clusterer, idx.projector

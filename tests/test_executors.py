@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from fixtures_media import demo_corpus, write_manifest
+from helpers.media import demo_corpus, write_manifest
 
 from interestmap.corpus.cache import EncodeCache
 from interestmap.errors import ConfigError, IndexError_

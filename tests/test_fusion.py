@@ -27,10 +27,6 @@ def fuser() -> Fuser:
     return Fuser().fit(DIMS)
 
 
-def test_default_weights_sum_to_one() -> None:
-    assert sum(DEFAULT_WEIGHTS.values()) == pytest.approx(1.0)
-
-
 def test_fused_vectors_are_unit_length(fuser: Fuser) -> None:
     rng = np.random.default_rng(0)
     X = fuser.transform([_clip(rng), _clip(rng, drop=("speech", "visual", "audio"))])

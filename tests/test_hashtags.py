@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 from interestmap.encoders.pipeline import caption_text
-from interestmap.signals import parse_hashtags
-from interestmap.signals.hashtags import spell_out_hashtags
+from interestmap.signals.hashtags import parse_hashtags, spell_out_hashtags
 
 
 @pytest.mark.parametrize(("caption", "tags"), [

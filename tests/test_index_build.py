@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_store import make_corpus, make_layout
+from helpers.vectors import make_corpus, make_layout
 
 from interestmap.errors import EncoderMismatchError, IndexError_
 from interestmap.index.manifest import (
@@ -66,7 +66,7 @@ def test_killed_first_build_is_refused_then_resumed(tmp_path):
     code = textwrap.dedent(f"""
         import sys, time
         sys.path.insert(0, {str(REPO / "tests")!r})
-        from test_store import make_corpus
+        from helpers.vectors import make_corpus
         from interestmap.index.manifest import begin_build
         c = make_corpus(20)
         b = begin_build({str(idx)!r})

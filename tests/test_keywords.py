@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from fixtures_xtopic import xtopic
+from helpers.xtopic import xtopic
 from scipy import sparse
 
 from interestmap.errors import ConfigError
@@ -69,18 +69,13 @@ def test_a_lone_kanji_is_a_keyword_as_a_noun_not_as_a_verb_or_adjective_stem():
 
 
 @pytest.mark.slow
-def test_japanese_keywords_on_real_tweets_are_words_not_stems():
+def test_japanese_keywords_on_real_tweets_are_words_not_stems(data):
     """On 1,000 Japanese X-Topic tweets, per topic: lone kanji were 50 of 152 keywords
     (楽, 勝, 強, 終 for gaming; 買, 寝, 食, 飲 for daily life), mostly stems of verbs and
     adjectives; now those few left are nouns (絵, 曲, 歌, 夢, 車...)."""
     import json
 
-    from conftest import data_dir
-
-    root = data_dir()
-    if root is None:
-        pytest.skip("real data not found: set INTERESTMAP_DATA to the shared data folder")
-    with open(root / "xtopic" / "ja" / "ja_1000.jsonl", encoding="utf-8") as f:
+    with open(data / "xtopic" / "ja" / "ja_1000.jsonl", encoding="utf-8") as f:
         rows = [json.loads(line) for line in f]
     topics = sorted({r["topics"][0] for r in rows})
     labels = [topics.index(r["topics"][0]) for r in rows]
@@ -225,15 +220,6 @@ def test_keywords_reranked_by_closeness_to_the_audience():
     kw = audience_keywords(docs, [0, 0], n=2, embed=lambda ws: np.stack([vec[w] for w in ws]),
                            centroids={0: np.array([0.1, 0.9])})
     assert [w for w, _ in kw.overall[0]] == ["cold", "pasta"]
-
-
-@pytest.fixture(scope="module")
-def default_index():
-    from interestmap.index.default import ensure_default_index
-
-    idx = ensure_default_index()
-    yield idx
-    idx.close()
 
 
 @pytest.mark.slow

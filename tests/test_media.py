@@ -7,19 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from fixtures_media import ffmpeg
+from helpers.media import ffmpeg
 from PIL import Image
 
 from interestmap.errors import ConfigError, MediaError
 from interestmap.media.decode import load_media
-
-
-@pytest.fixture(scope="session")
-def bunny(data: Path) -> Path:
-    p = data / "video" / "bigbuckbunny.mp4"
-    if not p.is_file():
-        pytest.skip(f"{p} is missing from the shared data")
-    return p
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,6 @@ import json
 
 import numpy as np
 import pytest
-from fixtures_analysis import default_index
 
 from interestmap.analysis.mirror import feed_scores, mirror, portrait_of, rank_clips, resolve_items
 from interestmap.clip import Clip
@@ -19,8 +18,8 @@ FAN = ["football-0", "football-1", "football-2", "football-4"]
 
 
 @pytest.fixture(scope="module")
-def index():
-    return default_index()
+def index(default_index):
+    return default_index
 
 
 @pytest.fixture(scope="module")

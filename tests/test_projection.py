@@ -6,7 +6,7 @@ import os
 
 import numpy as np
 import pytest
-from fixtures_xtopic import xtopic
+from helpers.xtopic import xtopic
 
 from interestmap.errors import ConfigError, IndexError_
 from interestmap.learn.projection import MapProjector, exact_knn

@@ -26,10 +26,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import requests
-from fixtures_media import ffmpeg
-from test_api import HTTP_TIMEOUT, Server, _copy_index, _xtopic_clips
-from test_index import _cache_entries, _snapshot, _tweets, _write_manifest
+from helpers.corpus import cache_entries, snapshot, write_jsonl, xtopic_tweets
+from helpers.media import ffmpeg
+from helpers.server import HTTP_TIMEOUT, Server, copy_index
 
+from interestmap.encoders.pipeline import ClipEncoder
 from interestmap.errors import IndexError_, MediaError
 from interestmap.index.build import build_index
 from interestmap.index.interest_index import InterestIndex
@@ -142,14 +143,13 @@ def test_cli_encode_partial_media_succeeds_and_says_what_is_missing(
 
 # A real server over a small real index --------------------------------------------------
 @pytest.fixture(scope="module")
-def server(data: Path, tmp_path_factory: pytest.TempPathFactory
+def server(labelled_index: Path, tmp_path_factory: pytest.TempPathFactory
            ) -> Iterator[tuple[str, Server, Path]]:
     """A server over a copy of a small real index; the original stays readable here."""
     tmp = tmp_path_factory.mktemp("reliability")
-    build_index(_xtopic_clips(data), tmp / "index", audiences="labels").close()
-    s = Server(_copy_index(tmp / "index", tmp), log=tmp / "server.log")
+    s = Server(copy_index(labelled_index, tmp), log=tmp / "server.log")
     try:
-        yield s.url, s, tmp / "index"
+        yield s.url, s, labelled_index
     finally:
         s.stop()
 
@@ -228,10 +228,15 @@ def test_16_clients_for_60_s_get_no_errors_and_the_server_stays_healthy(
 
 
 # Builds killed with SIGKILL --------------------------------------------------------------
+# The builds below use USE-m3 alone: they check what a kill leaves behind, not topics, and
+# each of the ~10 child processes would otherwise also load the default ensemble's E5 half.
+TEXT_ENCODER = "use-m3"
+
 CHILD = textwrap.dedent("""
     import os, signal, sys
     import interestmap.index.manifest as im
     import interestmap.store.interface as st
+    from interestmap.encoders.pipeline import ClipEncoder
     from interestmap.index.build import build_index
 
     manifest, target, mode = sys.argv[1:4]
@@ -267,7 +272,8 @@ CHILD = textwrap.dedent("""
     def progress(stage, done, total):
         print(f"{stage} {done} {total}", flush=True)
 
-    build_index(manifest, target, chunk_size=8, progress=progress)
+    build_index(manifest, target, chunk_size=8, progress=progress,
+                encoder=ClipEncoder(text_encoder="use-m3"))  # TEXT_ENCODER
     print("finished", flush=True)
 """)
 
@@ -287,8 +293,8 @@ def _killed_build(manifest: Path, target: Path, mode: str, rng: random.Random) -
                     break
         elif mode == "encode":  # the parent kills after a random number of clips
             want, deadline = rng.randint(3, 60), time.monotonic() + 300
-            start = _cache_entries(target)
-            while (_cache_entries(target) - start < want and proc.poll() is None
+            start = cache_entries(target)
+            while (cache_entries(target) - start < want and proc.poll() is None
                    and time.monotonic() < deadline):
                 time.sleep(0.02)
             proc.kill()
@@ -306,10 +312,11 @@ def test_build_killed_at_random_points_resumes_to_the_identical_index(
         data: Path, tmp_path: Path) -> None:
     seed = int(os.environ.get("INTERESTMAP_TEST_SEED", time.time_ns() % 10_000))
     rng = random.Random(seed)
-    rows = [*_tweets(data, "en", 48), *_tweets(data, "es", 48)]  # captions: only text models
-    m = _write_manifest(tmp_path / "corpus.jsonl", rows)
-    build_index(m, tmp_path / "straight", chunk_size=8).close()
-    expected = _snapshot(tmp_path / "straight")
+    rows = [*xtopic_tweets(data, "en", 48), *xtopic_tweets(data, "es", 48)]  # captions: only text models
+    m = write_jsonl(tmp_path / "corpus.jsonl", rows)
+    build_index(m, tmp_path / "straight", chunk_size=8,
+                encoder=ClipEncoder(text_encoder=TEXT_ENCODER)).close()
+    expected = snapshot(tmp_path / "straight")
     target = tmp_path / "killed"
 
     # kills at random points; until a build gets through to the manifest swap no index
@@ -324,14 +331,15 @@ def test_build_killed_at_random_points_resumes_to_the_identical_index(
         how = _killed_build(m, target, mode, rng)
         published = published or how == "finished" or mode == "after-manifest"
         if published:
-            assert _snapshot(target) == expected, (seed, mode, how)
+            assert snapshot(target) == expected, (seed, mode, how)
         else:
             with pytest.raises(IndexError_, match="not complete|no index"):
                 InterestIndex.open(target)
     assert published, seed
-    with build_index(m, target, chunk_size=8) as index:
+    with build_index(m, target, chunk_size=8,
+                     encoder=ClipEncoder(text_encoder=TEXT_ENCODER)) as index:
         report = index.build_report
     assert report.n_encoded == 0 and report.n_cached == len(rows)
-    assert _snapshot(target) == expected, seed
+    assert snapshot(target) == expected, seed
     leftovers = [p.name for p in target.iterdir() if p.name.startswith(("data-", ".building-"))]
     assert len(leftovers) == 1, leftovers  # old generations and staging folders are gone

@@ -17,11 +17,10 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import fixtures_app
 import pytest
 import requests
 
-small_index = fixtures_app.small_index
+pytestmark = pytest.mark.slow  # builds an index and starts the app and the API
 
 REPO = Path(__file__).resolve().parents[1]
 START_TIMEOUT_S = 240

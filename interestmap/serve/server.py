@@ -124,7 +124,7 @@ def serve(index_dir: str | Path | None = None, *, host: str | None = None,
     interrupted. ``announce(url)`` is called once the socket is listening."""
     import uvicorn
 
-    from interestmap.app import views as app_views
+    from interestmap.app.views import indexes as app_views
     from interestmap.index.manifest import mark_serving, unmark_serving
     from interestmap.serve.api import create_app
 
@@ -144,7 +144,7 @@ def serve(index_dir: str | Path | None = None, *, host: str | None = None,
     try:
         api = create_app(index, token=token, max_upload_mb=max_upload_mb)
         if app:
-            from interestmap.app.ui import build_app, mount
+            from interestmap.app.blocks import build_app, mount
 
             mount(api, build_app(str(index.dir) if index_dir else None))
             _keep_api_paths(api)

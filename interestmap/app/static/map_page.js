@@ -4,7 +4,7 @@
  *    from the description of its clips that each map figure carries in
  *    layout.meta.im_map (interestmap/map_page.py): the same traces, colours, legend,
  *    audience names, density shading and summary as the server's figure for that view
- *    (interestmap/plots.py map_figure; tests/test_browser.py compares the two). Where the
+ *    (interestmap/app/plots/scatter.py map_figure; tests/test_browser.py compares the two). Where the
  *    page cannot tell (a date it cannot read, no description), it asks the server
  *    ("Update map").
  * 2. Hooks on the page's maps: hover and click -> the clip card; lasso and box -> the

@@ -1,4 +1,4 @@
-"""Real test clips for the analysis, what-if and mirror tests, built once per session.
+"""Real test clips for the analysis and what-if tests, made once per session.
 
 Each clip is a real photo from ``scenes/`` shown for the length of a sentence spoken by
 espeak-ng, muxed by ffmpeg, with a caption: so what every modality is about is known.
@@ -6,8 +6,8 @@ espeak-ng, muxed by ffmpeg, with a caption: so what every modality is about is k
 - ``coherent``: caption, speech and a sea photo all about a beach holiday (Travel);
 - ``disagreeing``: a football caption, speech about growing a business, a forest photo.
 
-Clips are encoded once per test session with the default index's encoder (plain
-functions with a cache, so several test modules share them).
+The ``encoded_clip`` fixture (``tests/conftest.py``) encodes them once per test session
+with the default index's encoder.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import tempfile
 from functools import cache, lru_cache
 from pathlib import Path
 
-from fixtures_media import ffmpeg, speech_wav
+from helpers.media import ffmpeg, speech_wav
 
 SEA_PHOTO = "sea/20072.jpg"
 FOREST_PHOTO = "forest/20056.jpg"
@@ -70,17 +70,3 @@ def clip(data: Path, spec: dict[str, str], name: str):
 
     video = still_video(data, spec["photo"], spec["speech"], name)
     return Clip.of(video, caption=spec["caption"], id=name)
-
-
-@cache
-def default_index():
-    from interestmap.index.default import ensure_default_index
-
-    return ensure_default_index()
-
-
-@cache
-def encoded(data: Path, which: str):
-    """The ``coherent`` or ``disagreeing`` clip, encoded with the default index's encoder."""
-    spec = {"coherent": COHERENT, "disagreeing": DISAGREEING}[which]
-    return default_index().encoder.encode(clip(data, spec, which))

@@ -83,3 +83,18 @@ def xtopic(data: Path, langs: tuple[str, ...] = LANGS, start: int = 0,
            stop: int = 300) -> Tweets:
     """Tweets ``start:stop`` (file order) of each language, with USE-m3 vectors."""
     return _load(str(data)).take(langs, start, stop)
+
+
+def xtopic_split(data: Path, lang: str, split: str) -> list[dict]:
+    """The rows of X-Topic's ``{lang}_{split}.jsonl`` (split: train, validation, test)."""
+    path = data / "xtopic" / lang / f"{lang}_{split}.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def xtopic_split_texts(data: Path, lang: str, split: str) -> tuple[list[str], list[set[str]]]:
+    """The texts of an X-Topic split and each one's topics (as the atlas names them)."""
+    from interestmap.topics.catalog import xtopic_label
+
+    rows = [json.loads(line) for line in
+            (data / "xtopic" / lang / f"{lang}_{split}.jsonl").read_text().splitlines()]
+    return [r["text"] for r in rows], [{xtopic_label(t) for t in r["topics"]} for r in rows]

@@ -1,34 +1,34 @@
-"""Plotly figures for the app: the audience map, topic bars, audience shifts and shares.
+"""The audience map: a Plotly scatter of clips by group, with markers, moves and labels.
 
-Every function takes plain data (clip payloads, ``{name: score}`` mappings) and returns a
-``plotly.graph_objects.Figure``; none of them computes anything about clips. The map
-switches to WebGL (``Scattergl``) for large corpora, where SVG becomes slow.
+The map switches to WebGL (``Scattergl``) for large corpora, where SVG becomes slow.
 """
 
 from __future__ import annotations
 
 import html
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
-from plotly.colors import qualitative
 
-NO_AUDIENCE = "No clear audience"
-"""Colour-group name of clips that belong to no audience."""
-NO_MATCH = "No clips match these filters."
-"""What an empty map says."""
+from interestmap.app.plots.density import DENSITY_FROM, density_grid, density_trace
+from interestmap.app.plots.style import (
+    FONT,
+    GREY,
+    NO_AUDIENCE,
+    NO_MATCH,
+    STAR,
+    add_note,
+    group_colors,
+    is_finite,
+    short,
+    wrap_lines,
+)
+
 WEBGL_FROM = 1500
 """Number of points from which the map is drawn with WebGL."""
-_GREY = "#c8c8c8"
-_PALETTE: tuple[str, ...] = tuple(dict.fromkeys(
-    qualitative.Plotly + qualitative.D3 + qualitative.Dark24 + qualitative.Alphabet
-    + qualitative.Light24))
-_STAR = "#ffb000"
-_FONT = "system-ui, -apple-system, Segoe UI, Roboto, sans-serif"
 
 
 @dataclass
@@ -39,7 +39,7 @@ class Marker:
     y: float
     label: str
     symbol: str = "star"
-    color: str = _STAR
+    color: str = STAR
     show_label: bool = True
     """Write the label next to the marker (else it is only in the legend and hover)."""
 
@@ -56,25 +56,26 @@ class Move:
     color: str = "#222"
 
 
-# The map -----------------------------------------------------------------------------------
 RICH_HOVER_UP_TO = 20_000
 """Up to this many points a tooltip carries the clip's caption; beyond, the tooltip names
 the group and the clip card beside the map shows the caption (keeps the page light)."""
+
 DENSE_FROM = 5000
 """From this many points, markers are smaller and drawn without an outline."""
+
 HUGE_FROM = 50_000
 """From this many points, markers are smaller still (a 100k-point map stays readable, and
 a browser without a graphics card redraws it in half the time)."""
+
 MAX_LABELS = 60
 """Group names written on the map at most (the page hides those that would overlap)."""
-DENSITY_FROM = 20
-"""Density shading needs at least this many points."""
-DENSITY_BINS = 90
-DENSITY_SIGMA = 1.6
-"""Density shading: a ``DENSITY_BINS``² histogram smoothed by a Gaussian of this many bins."""
+
 HOVER_RICH = "%{customdata[1]}<extra></extra>"
+
 HOVER_COMPACT = ("<b>%{fullData.name}</b><br><i>hover shows the clip beside the map</i>"
                  "<extra></extra>")
+
+
 MAP_CONFIG: dict[str, Any] = {
     "scrollZoom": True, "displaylogo": False, "doubleClick": "reset",
     "modeBarButtonsToRemove": ["autoScale2d", "toImage"], "plotGlPixelRatio": 1,
@@ -82,6 +83,7 @@ MAP_CONFIG: dict[str, Any] = {
 """Plotly config of the map: wheel zoom; pan, zoom, box and lasso select in its toolbar;
 WebGL drawn at the screen's resolution (Plotly's default renders four times the pixels,
 which doubles a redraw of 100k points where the browser draws WebGL in software)."""
+
 POINTS_META, HIDDEN_META, MARKER_META = "im-points", "im-hidden", "im-marker"
 """``meta`` of the map's traces: clips shown (one trace per group), clips filtered out (one
 invisible trace), and highlighted markers (a checked clip, a search)."""
@@ -132,7 +134,7 @@ def map_figure(
         raise ValueError("groups must have one entry per point")
     if shown is not None and len(shown) != len(points):
         raise ValueError("shown must have one entry per point")
-    placed = [i for i, p in enumerate(points) if _finite(p.get("x")) and _finite(p.get("y"))]
+    placed = [i for i, p in enumerate(points) if is_finite(p.get("x")) and is_finite(p.get("y"))]
     keep = placed if shown is None else [i for i in placed if shown[i]]
     use_gl = (len(keep) >= WEBGL_FROM) if webgl is None else webgl
     rich = (len(keep) <= RICH_HOVER_UP_TO) if rich_hover is None else rich_hover
@@ -164,7 +166,7 @@ def map_figure(
         fig.add_trace(scatter(
             x=xs[rows], y=ys[rows], mode="markers", name=short(g, 40),
             legendrank=order.index(g) + 1, meta=POINTS_META,
-            marker=point_marker(colors.get(g, _GREY), no_audience=g == NO_AUDIENCE,
+            marker=point_marker(colors.get(g, GREY), no_audience=g == NO_AUDIENCE,
                                 n=len(keep)),
             customdata=custom(idx), hovertemplate=template))
         drawn += idx
@@ -241,71 +243,6 @@ def label_style() -> dict[str, Any]:
             "bgcolor": "rgba(255,255,255,0.6)", "borderpad": 1, "name": "group label"}
 
 
-def density_kernel(sigma: float = DENSITY_SIGMA) -> np.ndarray:
-    """The normalised Gaussian weights that smooth the density histogram (radius 4σ)."""
-    r = int(4.0 * sigma + 0.5)
-    k = np.exp(-0.5 * (np.arange(-r, r + 1, dtype=np.float64) / sigma) ** 2)
-    return k / k.sum()
-
-
-def density_grid(xs: np.ndarray, ys: np.ndarray, bins: int = DENSITY_BINS,
-                 sigma: float = DENSITY_SIGMA) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Where points crowd: a ``bins``² histogram over the points' extent (5 % margin),
-    smoothed by a Gaussian (``sigma`` bins, mirrored at the edges), scaled to a peak of 1
-    and rounded to 3 decimals. Returns ``z`` (rows: y), the x and the y bin centres.
-
-    Written step by step in float64, so that the page computes the very same grid when
-    it filters the map by itself (``static/map_page.js``)."""
-
-    def axis(v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        v = v.astype(np.float64)
-        lo, hi = float(v.min()), float(v.max())
-        pad = 0.05 * ((hi - lo) or 1.0)
-        lo, hi = lo - pad, hi + pad
-        width = (hi - lo) / bins
-        idx = np.clip(np.floor((v - lo) / width).astype(np.int64), 0, bins - 1)
-        return idx, lo + (np.arange(bins) + 0.5) * width
-
-    ix, xc = axis(xs)
-    iy, yc = axis(ys)
-    h = np.zeros((bins, bins), dtype=np.float64)
-    np.add.at(h, (iy, ix), 1.0)
-    k = density_kernel(sigma)
-    z = _smooth(_smooth(h, k, 0), k, 1)
-    z = z / (z.max() or 1.0)
-    return (np.round(z, 3).astype(np.float32), xc.astype(np.float32),
-            yc.astype(np.float32))
-
-
-def _smooth(a: np.ndarray, k: np.ndarray, axis: int) -> np.ndarray:
-    """``a`` convolved with the symmetric kernel ``k`` along ``axis`` (0 or 1), mirrored
-    at the edges (scipy.ndimage's "reflect"), summed tap by tap."""
-    r = len(k) // 2
-    n = a.shape[axis]
-    pad = [(0, 0), (0, 0)]
-    pad[axis] = (r, r)
-    p = np.pad(a, pad, mode="symmetric")
-    out = np.zeros_like(a)
-    for j in range(len(k)):
-        out += k[j] * (p[j:j + n, :] if axis == 0 else p[:, j:j + n])
-    return out
-
-
-def density_trace(z: np.ndarray, xc: np.ndarray, yc: np.ndarray) -> go.Contour:
-    """Filled contours of a density grid, drawn under the points (a few kB whatever the
-    number of clips)."""
-    return go.Contour(z=z, x=xc, y=yc, **density_style())
-
-
-def density_style() -> dict[str, Any]:
-    """The density trace, without its ``z``, ``x`` and ``y``."""
-    return {"name": "density", "showscale": False, "hoverinfo": "skip", "showlegend": False,
-            "ncontours": 8, "line": {"width": 0},
-            "contours": {"coloring": "fill", "start": 0.04, "end": 1.0, "size": 0.12},
-            "colorscale": [[0, "rgba(255,255,255,0)"], [0.15, "rgba(90,110,160,0.10)"],
-                           [1, "rgba(40,60,120,0.42)"]]}
-
-
 def encode_ints(values: Any) -> dict[str, str]:
     """Non-negative integers as compact base64 for the page: ``{"dtype": "u1"|"u2"|"u4",
     "bdata": ...}``, little-endian, in the smallest type that holds them."""
@@ -328,23 +265,12 @@ def decode_ints(spec: Mapping[str, Any]) -> np.ndarray:
                          dtype="<" + str(spec["dtype"])).astype(np.int64)
 
 
-def group_colors(groups: Sequence[str]) -> dict[str, str]:
-    """A stable colour for each group: the biggest get the most distinct colours and
-    clips without an audience are grey."""
-    counts = Counter(groups)
-    named = sorted((g for g in counts if g != NO_AUDIENCE), key=lambda g: (-counts[g], g))
-    out = {g: _PALETTE[i % len(_PALETTE)] for i, g in enumerate(named)}
-    if NO_AUDIENCE in counts:
-        out[NO_AUDIENCE] = _GREY
-    return out
-
-
 def hover_html(p: Mapping[str, Any]) -> str:
     """The tooltip of one clip: its audience, caption, account, language and date."""
     caption = str(p.get("caption") or "").strip() or "(no caption)"
     when = str(p.get("published_at") or "")[:10]
     return (f"<b>{html.escape(str(p.get('audience_label') or NO_AUDIENCE))}</b><br>"
-            + "<br>".join(_wrap(html.escape(short(caption, 220)), 60))
+            + "<br>".join(wrap_lines(html.escape(short(caption, 220)), 60))
             + f"<br><i>account:</i> {html.escape(str(p.get('account') or 'unknown'))}"
             f" · <i>language:</i> {html.escape(str(p.get('language') or '?'))}"
             + (f" · <i>posted:</i> {html.escape(when)}" if when else ""))
@@ -375,182 +301,8 @@ def _style_map(fig: go.Figure, group_title: str, revision: str | None) -> None:
         xaxis=axis, yaxis={**axis, "scaleanchor": "x", "scaleratio": 1},
         legend={"title": {"text": group_title}, "itemsizing": "constant",
                 "font": {"size": 11}},
-        hoverlabel={"bgcolor": "white", "font": {"size": 12, "family": _FONT},
+        hoverlabel={"bgcolor": "white", "font": {"size": 12, "family": FONT},
                     "align": "left"},
-        font={"family": _FONT}, dragmode="pan", uirevision=revision or True,
+        font={"family": FONT}, dragmode="pan", uirevision=revision or True,
         clickmode="event", selectdirection="any",
         modebar={"orientation": "v", "add": ["lasso2d", "select2d"]})
-
-
-# Bars --------------------------------------------------------------------------------------
-def topic_bars(scores: Mapping[str, Mapping[str, float]], *, top: int = 8,
-               order_by: str | None = None, title: str = "Declared topics by what the clip shows",
-               axis_title: str = "match") -> go.Figure:
-    """Grouped horizontal bars: one bar per source (caption, speech, visuals, ...) for
-    each of the ``top`` topics. Topics are ranked by ``order_by``'s scores (default: the
-    best score over all sources)."""
-    scores = {src: dict(s) for src, s in scores.items() if s}
-    if not scores:
-        return empty_figure("No topic scores: the clip has no caption, speech, text or "
-                            "visuals to read a topic from.")
-    if order_by in scores:
-        rank = scores[order_by]
-    else:
-        rank = {}
-        for s in scores.values():
-            for t, v in s.items():
-                rank[t] = max(rank.get(t, float("-inf")), float(v))
-    topics = sorted(rank, key=lambda t: -float(rank[t]))[:top]
-    topics.reverse()  # the best at the top of a horizontal bar chart
-    fig = go.Figure()
-    for j, (src, s) in enumerate(scores.items()):
-        fig.add_trace(go.Bar(
-            y=[short(t, 32) for t in topics], x=[float(s.get(t, 0.0)) for t in topics],
-            name=src, orientation="h", marker_color=_PALETTE[j % len(_PALETTE)],
-            hovertemplate=f"{html.escape(src)}: %{{x:.2f}}<extra>%{{y}}</extra>"))
-    fig.update_layout(barmode="group", bargap=0.25, bargroupgap=0.05)
-    _style_bars(fig, title, axis_title, height=120 + 34 * len(topics) * max(1, len(scores)) // 2)
-    return fig
-
-
-def shift_bars(series: Mapping[str, Mapping[str, float]], *, top: int = 8,
-               title: str = "", axis_title: str = "match") -> go.Figure:
-    """Grouped bars comparing several versions (first: the original, in grey) over the
-    names that score highest in any of them."""
-    series = {k: dict(v) for k, v in series.items()}
-    best: dict[str, float] = {}
-    for values in series.values():
-        for n, v in values.items():
-            best[n] = max(best.get(n, float("-inf")), float(v))
-    names = sorted(best, key=lambda n: -best[n])[:top][::-1]
-    if not names:
-        return empty_figure("Nothing to compare.")
-    fig = go.Figure()
-    for j, (label, values) in enumerate(series.items()):
-        fig.add_trace(go.Bar(
-            y=[short(n, 32) for n in names], x=[float(values.get(n, 0.0)) for n in names],
-            name=short(label, 40), orientation="h",
-            marker_color="#9aa5b1" if j == 0 else _PALETTE[(j - 1) % len(_PALETTE)],
-            hovertemplate=f"{html.escape(label)}: %{{x:.2f}}<extra>%{{y}}</extra>"))
-    fig.update_layout(barmode="group", bargap=0.25)
-    _style_bars(fig, title, axis_title, height=140 + 18 * len(names) * (1 + len(series)))
-    return fig
-
-
-def value_bars(values: Mapping[str, float], *, title: str = "", axis_title: str = "",
-               percent: bool = False, top: int = 12, color: str = "#1f77b4") -> go.Figure:
-    """One horizontal bar per name, largest on top (``percent``: values are shares)."""
-    items = sorted(values.items(), key=lambda kv: -float(kv[1]))[:top][::-1]
-    if not items:
-        return empty_figure("Nothing to show.")
-    fmt = "%{x:.0%}" if percent else "%{x:.2f}"
-    fig = go.Figure(go.Bar(
-        y=[short(k, 32) for k, _ in items], x=[float(v) for _, v in items], orientation="h",
-        marker_color=color, text=[f"{v:.0%}" if percent else f"{v:.2f}" for _, v in items],
-        textposition="auto", hovertemplate=f"{fmt}<extra>%{{y}}</extra>"))
-    _style_bars(fig, title, axis_title, height=110 + 30 * len(items))
-    if percent:
-        fig.update_xaxes(tickformat=".0%")
-    return fig
-
-
-def share_bars(shares: Mapping[str, Mapping[str, float]], *, title: str = "",
-               axis_title: str = "share of the audience's clips",
-               highlight: str | None = None) -> go.Figure:
-    """Stacked horizontal bars: for each audience (key), the share of its clips that
-    each account (inner key) posted; what is left is shown as "everyone else"."""
-    if not shares:
-        return empty_figure("No audiences to show.")
-    audiences = list(shares)[::-1]
-    accounts: list[str] = []
-    for s in shares.values():
-        accounts += [a for a in s if a not in accounts]
-    if highlight in accounts:
-        accounts.remove(highlight)
-        accounts.insert(0, highlight)
-    colors = {a: _PALETTE[i % len(_PALETTE)] for i, a in enumerate(accounts)}
-    fig = go.Figure()
-    for a in accounts:
-        fig.add_trace(go.Bar(
-            y=[short(x, 32) for x in audiences],
-            x=[float(shares[x].get(a, 0.0)) for x in audiences], name=a, orientation="h",
-            marker={"color": colors[a], "line": {"width": 2 if a == highlight else 0,
-                                                 "color": "#111"}},
-            hovertemplate=f"{html.escape(a)}: %{{x:.0%}}<extra>%{{y}}</extra>"))
-    rest = [max(0.0, 1.0 - sum(float(v) for v in shares[x].values())) for x in audiences]
-    fig.add_trace(go.Bar(y=[short(x, 32) for x in audiences], x=rest, name="everyone else",
-                         orientation="h", marker_color="#eeeeee",
-                         hovertemplate="everyone else: %{x:.0%}<extra>%{y}</extra>"))
-    fig.update_layout(barmode="stack", bargap=0.3)
-    _style_bars(fig, title, axis_title, height=140 + 30 * len(audiences))
-    fig.update_xaxes(tickformat=".0%", range=[0, 1])
-    return fig
-
-
-def _style_bars(fig: go.Figure, title: str, axis_title: str, height: int) -> None:
-    fig.update_layout(
-        template="plotly_white", height=max(220, min(height, 900)),
-        title={"text": title, "font": {"size": 14}} if title else None,
-        margin={"l": 10, "r": 10, "t": 40 if title else 10, "b": 40},
-        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "x": 0},
-        xaxis={"title": {"text": axis_title}}, yaxis={"automargin": True},
-        font={"family": _FONT})
-
-
-# Helpers -------------------------------------------------------------------------------------
-def empty_figure(message: str) -> go.Figure:
-    """A blank figure that says ``message`` in the middle."""
-    fig = go.Figure()
-    fig.update_layout(template="plotly_white", height=260, xaxis={"visible": False},
-                      yaxis={"visible": False}, margin={"l": 10, "r": 10, "t": 10, "b": 10})
-    add_note(fig, message)
-    return fig
-
-
-def add_note(fig: go.Figure, message: str) -> None:
-    """Write ``message`` in the middle of a figure."""
-    fig.add_annotation(**note_annotation(message))
-
-
-def note_annotation(message: str) -> dict[str, Any]:
-    """The annotation that writes ``message`` in the middle of a figure."""
-    return {"text": html.escape(message), "xref": "paper", "yref": "paper", "x": 0.5,
-            "y": 0.5, "showarrow": False, "font": {"size": 15, "color": "#555"},
-            "name": "note"}
-
-
-def _finite(v: Any) -> bool:
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        return False
-    return f == f and f not in (float("inf"), float("-inf"))
-
-
-def _wrap(text: str, width: int) -> list[str]:
-    """Greedy word wrap (long words are cut), quick enough for tens of thousands of captions."""
-    lines: list[str] = []
-    cur = ""
-    for word in text.split():
-        while len(word) > width:
-            if cur:
-                lines.append(cur)
-                cur = ""
-            lines.append(word[:width])
-            word = word[width:]
-        if not cur:
-            cur = word
-        elif len(cur) + 1 + len(word) <= width:
-            cur += " " + word
-        else:
-            lines.append(cur)
-            cur = word
-    if cur:
-        lines.append(cur)
-    return lines
-
-
-def short(text: str, n: int) -> str:
-    """``text`` on one line, cut to ``n`` characters with an ellipsis."""
-    text = " ".join(str(text).split())
-    return text if len(text) <= n else text[: n - 1].rstrip() + "…"
