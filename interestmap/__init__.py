@@ -44,8 +44,13 @@ _EXPORTS: dict[str, str] = {
     "AudienceMove": "interestmap.analysis.whatif",
     "Variant": "interestmap.analysis.whatif",
     "WhatIfReport": "interestmap.analysis.whatif",
+    # estimators (scikit-learn API) to pass or reuse
+    "AudienceClusterer": "interestmap.learn.clusters",
+    "MapProjector": "interestmap.learn.projection",
+    "TopicClassifier": "interestmap.topics.classifier",
     # errors
     "InterestmapError": "interestmap.errors",
+    "NotFittedError": "interestmap.learn.validation",
     "ConfigError": "interestmap.errors",
 }
 
@@ -73,8 +78,12 @@ __all__ = [
     "AudienceMove",
     "Variant",
     "WhatIfReport",
+    "AudienceClusterer",
+    "MapProjector",
+    "TopicClassifier",
     "InterestmapError",
     "ConfigError",
+    "NotFittedError",
 ]
 """The public names (each imported from the module named in ``_EXPORTS``)."""
 
@@ -101,6 +110,10 @@ if TYPE_CHECKING:
         ClipMatch,
         NearestResult,
     )
+    from interestmap.learn.clusters import AudienceClusterer
+    from interestmap.learn.projection import MapProjector
+    from interestmap.learn.validation import NotFittedError
+    from interestmap.topics.classifier import TopicClassifier
 
 
 def __getattr__(name: str) -> Any:

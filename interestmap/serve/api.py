@@ -30,7 +30,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 
@@ -39,10 +39,13 @@ from interestmap.serve.errors import install_error_handlers
 from interestmap.serve.routes import ROUTERS
 from interestmap.serve.service import DEFAULT_QUEUE_TIMEOUT_S, Service, default_concurrency
 
+if TYPE_CHECKING:
+    from interestmap.index.interest_index import InterestIndex
+
 API_TITLE = "interestmap API"
 
 
-def create_app(index: Any | None = None, index_dir: Path | None = None, *,
+def create_app(index: InterestIndex | None = None, index_dir: Path | None = None, *,
                token: str | None = None, max_upload_mb: int = 200,
                max_concurrent_encodes: int | None = None,
                queue_timeout_s: float = DEFAULT_QUEUE_TIMEOUT_S,

@@ -19,9 +19,12 @@ import os
 import socket
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from interestmap.errors import ConfigError
+
+if TYPE_CHECKING:
+    from interestmap.index.interest_index import InterestIndex
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
@@ -135,7 +138,7 @@ def serve(index_dir: str | Path | None = None, *, host: str | None = None,
         raise ConfigError(f"--max-upload-mb must be > 0, got {max_upload_mb}")
     sock = bind_socket(host, port)  # before the index: a taken port fails fast
     try:
-        index: Any = app_views.open_for_serving(index_dir, qdrant_url, progress)
+        index: InterestIndex = app_views.open_for_serving(index_dir, qdrant_url, progress)
     except BaseException:
         sock.close()
         raise

@@ -19,7 +19,7 @@ import os
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import numpy as np
 from fastapi import Depends, Request
@@ -28,6 +28,9 @@ from starlette.concurrency import run_in_threadpool
 
 from interestmap.serve.errors import ApiError, guard
 from interestmap.serve.uploads import Upload
+
+if TYPE_CHECKING:
+    from interestmap.index.interest_index import InterestIndex
 
 log = logging.getLogger("interestmap.serve")
 
@@ -58,7 +61,7 @@ def to_jsonable(obj: Any) -> Any:
 class Service:
     """The opened index, the encoders, and the bounded pool model work runs in."""
 
-    def __init__(self, index: Any, *, own_index: bool = False, token: str | None = None,
+    def __init__(self, index: InterestIndex, *, own_index: bool = False, token: str | None = None,
                  max_upload_bytes: int = 200 * 1024 * 1024, max_concurrent: int = 1,
                  queue_timeout_s: float = DEFAULT_QUEUE_TIMEOUT_S) -> None:
         self.index = index
@@ -224,7 +227,7 @@ def _plain(upload: Upload | None) -> Callable[[str], str] | None:
 
 
 def query_info(kind: str, encoded: Any = None, vector: np.ndarray | None = None,
-               index: Any = None) -> dict[str, Any]:
+               index: InterestIndex | None = None) -> dict[str, Any]:
     """What the server made of the request: its kind, media, blocks and language."""
     from interestmap.encoders.fusion import BLOCKS
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, clone
@@ -20,6 +20,9 @@ from sklearn.base import BaseEstimator, ClassifierMixin, clone
 from interestmap.errors import ConfigError, EncoderMismatchError
 from interestmap.learn.validation import check_fitted, check_int
 from interestmap.topics.scoring import TopicSpace
+
+if TYPE_CHECKING:
+    from interestmap.index.interest_index import InterestIndex
 
 CLASSIFIER_FILE = "topic_classifier.joblib"
 """Name of a classifier saved inside an index folder."""
@@ -393,7 +396,7 @@ def classifier_path(index_dir: str | Path) -> Path:
     return Path(index_dir) / CLASSIFIER_FILE
 
 
-def load_index_classifier(index: Any) -> TopicClassifier | None:
+def load_index_classifier(index: InterestIndex) -> TopicClassifier | None:
     """The classifier saved with an index (checked against its text encoder), or None."""
     p = classifier_path(index.dir)
     if not p.is_file():
@@ -405,7 +408,7 @@ def load_index_classifier(index: Any) -> TopicClassifier | None:
     return clf
 
 
-def save_index_classifier(index: Any, classifier: TopicClassifier) -> Path:
+def save_index_classifier(index: InterestIndex, classifier: TopicClassifier) -> Path:
     """Save a classifier with an index, so analysis of that index uses it."""
     info = index.layout.encoders.get("caption")
     if info:

@@ -10,11 +10,14 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from interestmap.app.plots.style import NO_AUDIENCE
 from interestmap.app.views.words import escape_md
 from interestmap.errors import IndexError_, InterestmapError
+
+if TYPE_CHECKING:
+    from interestmap.index.interest_index import InterestIndex
 
 DEFAULT_CHOICE = "default"
 """Index choice that names the embedded default index."""
@@ -162,7 +165,7 @@ def index_overview(choice: str | None) -> str:
     return text
 
 
-def clip_rows(idx: Any, filters: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+def clip_rows(idx: InterestIndex, filters: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
     """Clip payloads (cached per index and filters), each with its ``audience_label``."""
     import json
 
@@ -184,7 +187,7 @@ def clip_rows(idx: Any, filters: Mapping[str, Any] | None = None) -> list[dict[s
     return rows
 
 
-def clips_by_id(idx: Any) -> dict[str, dict[str, Any]]:
+def clips_by_id(idx: InterestIndex) -> dict[str, dict[str, Any]]:
     """The map's clips by id (cached with the frame)."""
     key = (Path(str(idx.dir)).resolve(), "by-id")
     with CACHE_LOCK:

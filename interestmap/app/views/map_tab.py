@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from interestmap.app import map_page
 from interestmap.app.plots.bars import value_bars
@@ -24,6 +24,9 @@ from interestmap.app.views.indexes import (
 from interestmap.app.views.words import date_text, escape_md, language_code
 from interestmap.errors import ConfigError
 from interestmap.signals.language import language_name
+
+if TYPE_CHECKING:
+    from interestmap.index.interest_index import InterestIndex
 
 COLOR_BY = {"Audience": "audience", "Account": "account", "Declared topic": "topic",
             "Language": "language"}
@@ -71,7 +74,7 @@ def filter_options(choice: str | None, label_language: str | None = None) -> dic
     }
 
 
-def audience_choices(idx: Any, language: str | None = None) -> list[tuple[str, int]]:
+def audience_choices(idx: InterestIndex, language: str | None = None) -> list[tuple[str, int]]:
     """``(label with size, id)`` of each audience, largest first (names for ``language``)."""
     return [(f"{a.label_for(language)} ({a.size})", int(a.id))
             for a in sorted(idx.audiences, key=lambda a: -a.size)]
@@ -168,7 +171,7 @@ COLOR_TITLES = {v: k for k, v in COLOR_BY.items()}
 """What each colouring is called on the page (mode -> the "Colour by" choice)."""
 
 
-def colour_modes(idx: Any, label_language: str | None = None) -> dict[str, Any]:
+def colour_modes(idx: InterestIndex, label_language: str | None = None) -> dict[str, Any]:
     """The map's colourings (mode -> :class:`~interestmap.app.map_page.ColourMode`): by
     audience (named for ``label_language``), account, language, or declared topic (the
     top declared topic of the clip's audience)."""
@@ -196,7 +199,7 @@ def colour_modes(idx: Any, label_language: str | None = None) -> dict[str, Any]:
             "language": ColourMode("Language", "language", language)}
 
 
-def _mode_colors(idx: Any, label_language: str | None = None) -> dict[str, dict[str, str]]:
+def _mode_colors(idx: InterestIndex, label_language: str | None = None) -> dict[str, dict[str, str]]:
     """Each colouring's group colours over every clip of the map (cached), so a group
     keeps its colour whatever the filters and in a down-sampled first draw."""
     key = (Path(str(idx.dir)).resolve(), "colors", language_code(label_language))
@@ -212,7 +215,7 @@ def _mode_colors(idx: Any, label_language: str | None = None) -> dict[str, dict[
     return hit[0]
 
 
-def _language_filter(idx: Any) -> dict[str, str | None]:
+def _language_filter(idx: InterestIndex) -> dict[str, str | None]:
     """Each language the map's filter offers -> the code the index filters on (cached)."""
     key = (Path(str(idx.dir)).resolve(), "language-filter")
     with CACHE_LOCK:
@@ -244,12 +247,12 @@ def _sample(rows: Sequence[Mapping[str, Any]], n: int) -> list[Mapping[str, Any]
     return [rows[i] for i in pick]
 
 
-def audience_labels(idx: Any, language: str | None = None) -> dict[int, str]:
+def audience_labels(idx: InterestIndex, language: str | None = None) -> dict[int, str]:
     """Each audience's label, with the keywords of ``language`` first."""
     return {a.id: a.label_for(language) for a in idx.audiences}
 
 
-def color_groups(idx: Any, rows: Sequence[Mapping[str, Any]], mode: str,
+def color_groups(idx: InterestIndex, rows: Sequence[Mapping[str, Any]], mode: str,
                  label_language: str | None = None) -> list[str]:
     """The colour group of each clip: its audience (named for ``label_language``),
     account, language or declared topic (the top declared topic of its audience)."""
@@ -280,7 +283,7 @@ def audience_view(choice: str | None, audience: int | str | None) -> tuple[str, 
     return "\n".join(lines), fig
 
 
-def _audience(idx: Any, audience: int | str) -> Any:
+def _audience(idx: InterestIndex, audience: int | str) -> Any:
     try:
         aid = int(audience)
     except (TypeError, ValueError):

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from interestmap.app.plots.bars import shift_bars
 from interestmap.app.plots.scatter import Marker, Move, map_figure
@@ -17,6 +17,9 @@ from interestmap.app.views.map_tab import color_groups
 from interestmap.app.views.words import escape_md, language_code
 from interestmap.errors import ConfigError
 from interestmap.signals.language import language_name
+
+if TYPE_CHECKING:
+    from interestmap.index.interest_index import InterestIndex
 
 
 @dataclass
@@ -137,7 +140,7 @@ def _topic_probs(analysis: Any) -> dict[str, float]:
     return {t.name: float(p) for t, p in zip(ts.topics, ts.probabilities, strict=True)}
 
 
-def _whatif_map(idx: Any, rep: Any, names: Sequence[str]) -> Any:
+def _whatif_map(idx: InterestIndex, rep: Any, names: Sequence[str]) -> Any:
     rows = clip_rows(idx)
     x0, y0 = rep.original.nearest.x, rep.original.nearest.y
     markers, moves = [], []
