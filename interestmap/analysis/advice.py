@@ -146,7 +146,7 @@ def _caption(encoded: EncodedClip, top: Topic) -> list[Advice]:
 def suggest_hashtags(topic: Topic, language: str | None, exclude: str = "",
                      n: int = 3) -> list[str]:
     """The topic's most used hashtags in its examples, in ``language`` first."""
-    from interestmap.signals import parse_hashtags
+    from interestmap.signals.hashtags import parse_hashtags
     from interestmap.signals.language import detect_language
 
     have = set(parse_hashtags(exclude))

@@ -100,7 +100,7 @@ def apply_edits(encoded: EncodedClip, edits: Sequence[Edit],
                 ocr: bool = True, asr: bool = True) -> EncodedClip:
     """A copy of ``encoded`` with ``edits`` applied, re-encoding only what they change."""
     from interestmap.encoders.pipeline import _meaningful, caption_text
-    from interestmap.signals import parse_hashtags
+    from interestmap.signals.hashtags import parse_hashtags
     from interestmap.signals.language import detect_language, normalize_language, resolve_language
 
     index = resolve_index(index)

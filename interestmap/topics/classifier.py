@@ -212,7 +212,7 @@ class TopicClassifier(ClassifierMixin, BaseEstimator):
         # predictions makes its probabilities honest.
         self.temperature_ = 1.0
         if oof is not None:
-            from interestmap.topics.catalog import fit_temperature
+            from interestmap.topics.calibration import fit_temperature
 
             self.temperature_ = fit_temperature(np.log(np.maximum(oof, 1e-12)),
                                                 gold[held].astype(bool))
