@@ -143,6 +143,7 @@ def serve(index_dir: str | Path | None = None, *, host: str | None = None,
         sock.close()
         raise
     url = url_of(sock)
+    _import_request_modules()
     marked = None
     try:
         api = create_app(index, token=token, max_upload_mb=max_upload_mb)
@@ -170,6 +171,22 @@ def serve(index_dir: str | Path | None = None, *, host: str | None = None,
         if marked is not None:
             unmark_serving(index.dir)
         app_views.close_all()
+
+
+# Modules that requests import on first use. Imported here, before the first request:
+# the page's first events run at once in several threads, and two threads importing
+# scikit-learn for the first time at the same moment can fail inside its own package
+# ("partially initialized module 'sklearn.base'"), seen on a map's first draw.
+REQUEST_MODULES = ("interestmap.learn.keywords", "interestmap.learn.clusters",
+                   "interestmap.learn.projection", "interestmap.analysis.analyze",
+                   "interestmap.analysis.whatif", "interestmap.topics.classifier")
+
+
+def _import_request_modules() -> None:
+    import importlib
+
+    for name in REQUEST_MODULES:
+        importlib.import_module(name)
 
 
 API_PATHS = ("/v1/", "/v1", "/healthz", "/docs", "/openapi.json", "/redoc")
