@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -17,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers.corpus import cache_entries
 from helpers.media import demo_corpus, write_manifest
 
 from interestmap.corpus.cache import EncodeCache
@@ -66,16 +66,6 @@ def _ray_workers() -> list:
     return found
 
 
-def _cache_entries(index_dir: Path) -> int:
-    db = cache_dir(index_dir) / "encode-cache.sqlite"
-    if not db.exists():
-        return 0
-    try:
-        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1) as con:
-            return int(con.execute("SELECT COUNT(*) FROM entries").fetchone()[0])
-    except sqlite3.Error:
-        return 0
-
 
 @pytest.fixture(scope="module")
 def ray_build(corpus: Path, tmp_path_factory: pytest.TempPathFactory):
@@ -87,7 +77,7 @@ def ray_build(corpus: Path, tmp_path_factory: pytest.TempPathFactory):
     def kill_one_worker() -> None:
         while not stop.is_set():
             workers = _ray_workers()
-            if workers and _cache_entries(target) >= 2:
+            if workers and cache_entries(target) >= 2:
                 workers[0].send_signal(signal.SIGKILL)
                 killed.append(workers[0].pid)
                 return
@@ -159,12 +149,12 @@ def test_killed_ray_build_resumes(corpus: Path, local_build, tmp_path: Path) -> 
                             start_new_session=True, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 400
-        while _cache_entries(target) < 2 and proc.poll() is None and time.monotonic() < deadline:
+        while cache_entries(target) < 2 and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.05)
         assert proc.poll() is None, "the build finished before it could be killed"
     finally:
         _kill_session(proc)
-    n_done = _cache_entries(target)
+    n_done = cache_entries(target)
     assert 0 < n_done < N_GOOD
     with pytest.raises(IndexError_, match="not complete|no index"):
         InterestIndex.open(target)

@@ -8,6 +8,7 @@ import sqlite3
 from pathlib import Path
 
 from interestmap.index.interest_index import InterestIndex
+from interestmap.index.manifest import cache_dir
 
 LANGS = ("en", "es", "gr", "ja")
 
@@ -78,7 +79,7 @@ def labelled_clips(data: Path) -> list:
 
 
 def cache_entries(index_dir: Path) -> int:
-    db = index_dir / "cache" / "encode-cache.sqlite"
+    db = cache_dir(index_dir) / "encode-cache.sqlite"
     if not db.exists():
         return 0
     try:
