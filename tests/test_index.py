@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -59,6 +60,54 @@ def test_place_alone_or_in_batch_lands_on_same_point(big_build) -> None:
     for i in (0, 17, 99):
         alone = idx.place(fused[i:i + 1])[0]
         assert np.max(np.abs(alone - batch[i])) <= 1e-3 * extent
+
+
+def _same_answer(alone: Any, together: Any, extent: float) -> None:
+    assert [a.id for a in alone.audiences] == [a.id for a in together.audiences]
+    for a, b in zip(alone.audiences, together.audiences, strict=True):
+        assert a.similarity == pytest.approx(b.similarity, abs=2e-4)
+        assert a.probability == pytest.approx(b.probability, abs=2e-4)
+    assert [c.id for c in alone.clips] == [c.id for c in together.clips]
+    if alone.x is None:
+        assert together.x is None and together.y is None
+    else:
+        assert abs(alone.x - together.x) + abs(alone.y - together.y) <= 1e-3 * extent
+
+
+def test_nearest_many_answers_as_one_by_one(big_build) -> None:
+    """Lookups answered together (the server batches those waiting) get the answers each
+    gets alone: captions, and sounds with nothing in the text space (no map point)."""
+    _, idx, _ = big_build
+    ids = [c["id"] for c in idx.clips_frame()]
+    fused = np.stack([np.asarray(v) for v in idx.store.get_clip_vectors(ids)[0]])
+    no_view = np.flatnonzero(~np.any(idx.fuser.text_view(fused), axis=1))
+    assert len(no_view) >= 2, "the corpus should hold sound-only clips"
+    rows = np.concatenate([[0, 5, 250], no_view[:2], [999]])
+    extent = float(np.ptp(idx.projector.extent_, axis=0).max())
+    for filters in (None, {"language": "es"}):
+        together = idx.nearest_many(fused[rows], k=3, k_clips=4, filters=filters)
+        assert len(together) == len(rows)
+        for r, res in zip(rows, together, strict=True):
+            _same_answer(idx.nearest(fused[r], k=3, k_clips=4, filters=filters), res, extent)
+        assert all(t.x is None for t in together[3:5])
+        if filters:
+            langs = {c["id"]: c.get("language") for c in idx.clips_frame()}
+            assert {langs[c.id] for t in together for c in t.clips} == {"es"}
+    assert idx.nearest_many(fused[:0]) == []
+
+
+def test_nearest_many_on_the_labelled_default_index(default_index) -> None:
+    """The atlas's audiences are labelled (no UMAP of their own): together, alone."""
+    from interestmap.clip import Clip
+
+    encoded = [default_index.encoder.encode(Clip(caption=c, language=lang)) for c, lang in (
+        ("Messi scores twice as Barcelona win the derby", "en"),
+        ("Рецепт борща: свекла, капуста и немного уксуса", "ru"))]
+    together = default_index.nearest_many(encoded, k=2, k_clips=2)
+    extent = float(np.ptp(default_index.projector.extent_, axis=0).max())
+    for enc, res in zip(encoded, together, strict=True):
+        _same_answer(default_index.nearest(enc, k=2, k_clips=2), res, extent)
+    assert together[0].audiences[0].id != together[1].audiences[0].id
 
 
 def test_query_with_other_encoders_is_refused(big_build) -> None:

@@ -209,9 +209,22 @@ class InterestIndex:
                 filters: Mapping[str, Any] | None = None) -> NearestResult:
         """The nearest audiences (similarity, membership probability, per-block
         attribution) and clips of one clip, plus where it lands on the map."""
+        return self.nearest_many([query], k=k, k_clips=k_clips, filters=filters)[0]
+
+    def nearest_many(self, queries: Sequence[EncodedClip | np.ndarray] | np.ndarray,
+                     k: int = 5, k_clips: int = 5, filters: Mapping[str, Any] | None = None
+                     ) -> list[NearestResult]:
+        """:meth:`nearest` of several clips (encoded clips, or fused vectors as rows), in
+        their order: the same answers as one by one, with the model work done once for
+        all of them (what a server does with the lookups waiting at one time)."""
         if k < 1 or k_clips < 0:
             raise InterestmapError("k must be >= 1 and k_clips >= 0")
-        q = self._query_matrix(query)[:1]
+        if not len(queries):
+            return []
+        if isinstance(queries, np.ndarray) and queries.ndim == 2:
+            q = self._query_matrix(queries)
+        else:
+            q = np.concatenate([self._query_matrix(one)[:1] for one in queries])
         # models and their libraries load before BLAS is held at one thread
         auds, projector, shared = self.audiences, self.projector, self._shared_placement
         with self._lookup_lock if self.store.embedded else contextlib.nullcontext(), \
@@ -220,36 +233,41 @@ class InterestIndex:
 
     def _nearest(self, q: np.ndarray, k: int, k_clips: int,
                  filters: Mapping[str, Any] | None, auds: list[Audience],
-                 projector: MapProjector, shared: bool) -> NearestResult:
-        result = NearestResult()
+                 projector: MapProjector, shared: bool) -> list[NearestResult]:
+        results = [NearestResult() for _ in range(len(q))]
         view = self.fuser.text_view(q)
-        has_view = bool(np.any(view))
-        # the query's nearest fitted clips: searched once for the map and the audiences
-        nbrs = projector.kneighbors(view) if has_view else None
+        about = np.flatnonzero(np.any(view, axis=1))  # rows that say what they are about
+        # their nearest fitted clips: searched once for the map and the audiences
+        nbrs = projector.kneighbors(view[about]) if len(about) else None
         if auds:
-            attr = self.fuser.attribution(q, self._centroids)[0]
+            attr = self.fuser.attribution(q, self._centroids)
             sims = attr.sum(-1)
-            if not has_view:
-                proba = np.zeros(len(auds))
-            elif shared:
-                proba = self.clusterer.predict_proba(view, neighbours=nbrs)[0]
-            else:
-                proba = self.clusterer.predict_proba(view)[0]
-            for j in np.argsort(-sims)[:k]:
-                a = auds[j]
-                result.audiences.append(AudienceMatch(
-                    id=a.id, label=a.label, size=a.size,
-                    similarity=round(float(sims[j]), 4),
+            proba = np.zeros((len(q), len(auds)), dtype=np.float32)
+            if len(about):
+                p = self.clusterer.predict_proba(view[about], neighbours=nbrs) if shared \
+                    else self.clusterer.predict_proba(view[about])
+                proba = np.zeros((len(q), p.shape[1]), dtype=np.float32)
+                proba[about] = p
+            for i, result in enumerate(results):
+                for j in np.argsort(-sims[i])[:k]:
+                    a = auds[j]
                     # audience ids are the clusterer's columns, 0 .. k-1
-                    probability=round(float(proba[a.id]) if a.id < len(proba) else 0.0, 4),
-                    attribution={b: round(float(attr[j, i]), 4)
-                                 for i, b in enumerate(BLOCKS)},
-                    top_topics=a.top_topics[:1]))
+                    prob = float(proba[i, a.id]) if a.id < proba.shape[1] else 0.0
+                    result.audiences.append(AudienceMatch(
+                        id=a.id, label=a.label, size=a.size,
+                        similarity=round(float(sims[i, j]), 4),
+                        probability=round(prob, 4),
+                        attribution={b: round(float(attr[i, j, c]), 4)
+                                     for c, b in enumerate(BLOCKS)},
+                        top_topics=a.top_topics[:1]))
         if k_clips:
-            result.clips = self.nearest_clips(q[0], k_clips, filters)
-        xy = projector.transform(view, neighbours=nbrs)[0] if has_view else (np.nan, np.nan)
-        result.x, result.y = _finite_or_none(xy[0]), _finite_or_none(xy[1])
-        return result
+            for i, result in enumerate(results):
+                result.clips = self.nearest_clips(q[i], k_clips, filters)
+        if len(about):
+            xy = projector.transform(view[about], neighbours=nbrs)
+            for i, (x, y) in zip(about, xy, strict=True):
+                results[i].x, results[i].y = _finite_or_none(x), _finite_or_none(y)
+        return results
 
     def nearest_clips(self, fused: np.ndarray, k: int = 5,
                       filters: Mapping[str, Any] | None = None) -> list[ClipMatch]:

@@ -223,7 +223,8 @@ class EdgeBackend:
         e = _edge()
         s = self.settings
         params = e.SearchParams(
-            hnsw_ef=max(s.hnsw_ef, int(k)), exact=exact,
+            hnsw_ef=s.ef_for(k, filtered=bool(flt and (flt.must or flt.must_not))),
+            exact=exact,
             quantization=e.QuantizationSearchParams(ignore=exact, rescore=True,
                                                     oversampling=s.oversampling_for(k)))
         req = e.QueryRequest(query=e.Query.Nearest(vector.tolist(), using=using), limit=int(k),

@@ -69,7 +69,9 @@ class StoreSettings:
     ``vectors_on_disk``: the full vectors stay on disk (memory-mapped). The search asks
     ``oversampling`` x as many candidates of the quantised vectors, but no more than
     ``max_rescore`` (and never fewer than asked for), re-scores them exactly, with
-    ``hnsw_ef`` candidates in the graph walk. Re-scoring reads each candidate's full
+    ``hnsw_ef`` candidates in the graph walk (``hnsw_ef_filtered`` when a filter prunes
+    the graph: at 100k clips a language filter found 0.90 of the exact top 10 with 128
+    and 0.97 with 256, while an unfiltered search finds 0.996 with either). Re-scoring reads each candidate's full
     vector from disk or the page cache, which is most of a wide search's cost: a k=10
     search re-scores 40, a k=50 one (what ``nearest`` asks) 100 instead of 200.
     Segments smaller than ``indexing_threshold_kb`` of vectors get no graph (searched
@@ -81,7 +83,8 @@ class StoreSettings:
     vectors_on_disk: bool = True
     hnsw_m: int = 16
     ef_construct: int = 100
-    hnsw_ef: int = 256
+    hnsw_ef: int = 128
+    hnsw_ef_filtered: int = 256
     oversampling: float = 4.0
     max_rescore: int = 100
     full_scan_kb: int = 10_000
@@ -91,6 +94,10 @@ class StoreSettings:
         if self.quantization not in ("int8", "binary", "none"):
             raise ConfigError(f"quantization must be 'int8', 'binary' or 'none', got "
                               f"{self.quantization!r}")
+
+    def ef_for(self, k: int, filtered: bool) -> int:
+        """The graph walk's candidate count for a search of ``k`` clips."""
+        return max(self.hnsw_ef_filtered if filtered else self.hnsw_ef, int(k))
 
     def oversampling_for(self, k: int) -> float:
         """The oversampling a search for ``k`` clips uses (see the class doc)."""

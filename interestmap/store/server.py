@@ -138,7 +138,8 @@ class ServerBackend:
 
         s = self.settings
         params = models.SearchParams(
-            hnsw_ef=max(s.hnsw_ef, int(k)), exact=exact,
+            hnsw_ef=s.ef_for(k, filtered=bool(flt and (flt.must or flt.must_not))),
+            exact=exact,
             quantization=models.QuantizationSearchParams(ignore=exact, rescore=True,
                                                          oversampling=s.oversampling_for(k)))
         res = self.client.query_points(
