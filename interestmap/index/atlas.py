@@ -124,18 +124,24 @@ def atlas_clips(topics: str | Path | None = None, data: str | Path | None = None
 def xtopic_posts(data: str | Path, topic_list: Sequence[Topic]
                  ) -> list[tuple[str, str, dict[str, Any]]]:
     """``(atlas topic id, language, tweet)`` for X-Topic tweets with one topic label that
-    maps to an atlas topic; where several atlas topics share that label, the one whose
-    example posts share most words with the tweet (none: the tweet is left out)."""
+    is an atlas topic's main label (the first of its ``xtopic``; a label that no topic
+    has first counts for every topic listing it); where several atlas topics have that
+    label, the one whose example posts share most words with the tweet (none: the tweet
+    is left out). Main labels only, so that a tweet labelled only "diaries & daily life"
+    is not filed under Cooking, which lists that label second."""
     from interestmap.learn.keywords import tokenize
+    from interestmap.topics.catalog import xtopic_label
 
     root = Path(data).expanduser() / "xtopic"
     if not root.is_dir():
         raise ConfigError(f"no X-Topic posts under {str(Path(data))!r} (expected "
                           "xtopic/<lang>/<lang>_1000.jsonl)")
-    by_label: dict[str, list[Topic]] = {}
+    main: dict[str, list[Topic]] = {}
+    listed: dict[str, list[Topic]] = {}
     for t in topic_list:
-        for lab in t.xtopic:
-            by_label.setdefault(lab.lower(), []).append(t)
+        for j, lab in enumerate(t.xtopic):
+            (listed if j else main).setdefault(lab.lower(), []).append(t)
+    by_label = {**listed, **main}
     vocab = {t.id: set(tokenize(" ".join([t.name, t.description, *t.examples])))
              for t in topic_list}
     out = []
@@ -147,7 +153,7 @@ def xtopic_posts(data: str | Path, topic_list: Sequence[Topic]
         with open(path, encoding="utf-8") as fh:
             for line in fh:
                 row = json.loads(line)
-                labels = [str(x).lower() for x in row.get("topics", [])]
+                labels = [xtopic_label(str(x)) or str(x).lower() for x in row.get("topics", [])]
                 if len(labels) != 1 or labels[0] not in by_label:
                     continue
                 words = set(tokenize(row.get("text", ""), lang))

