@@ -122,6 +122,8 @@ def test_unfitted_clusterer_refuses_to_predict():
     ({"cluster_selection_method": "kmeans"}, "cluster_selection_method"),
     ({"n_components": 0}, "n_components"), ({"n_neighbors": 1}, "n_neighbors"),
     ({"n_exemplars": 0}, "n_exemplars"), ({"random_state": -1}, "random_state"),
+    ({"max_cluster_share": 0}, "max_cluster_share"),
+    ({"max_cluster_share": 1.5}, "max_cluster_share"),
 ])
 def test_parameter_errors_name_the_parameter(params, name):
     X = np.random.default_rng(0).normal(size=(60, 8))
@@ -141,3 +143,20 @@ def test_min_cluster_size_scales_with_the_corpus():
     assert sizes == sorted(sizes)
     assert sizes[0] == 5 and sizes[-1] == 250
     assert auto_min_cluster_size(4000) == 21
+
+
+@pytest.mark.slow
+def test_no_audience_holds_more_than_its_share_of_the_corpus(small):
+    # plain excess of mass collapses tweets into a few language blobs; the cap splits them
+    n = len(small.vectors)
+    plain = AudienceClusterer(random_state=5, max_cluster_share=1.0).fit(small.vectors)
+    capped = AudienceClusterer(random_state=5).fit(small.vectors)
+    assert capped.hdbscan_params_["cluster_selection_method"] == "eom"
+    assert capped.hdbscan_params_["max_cluster_size"] == max(capped.min_cluster_size_, n // 2)
+    assert "max_cluster_size" not in plain.hdbscan_params_
+    assert np.bincount(capped.raw_labels_[capped.raw_labels_ >= 0]).max() <= n // 2
+    assert capped.n_audiences_ >= plain.n_audiences_
+    leaf = AudienceClusterer(random_state=5, cluster_selection_method="leaf").fit(small.vectors)
+    assert "max_cluster_size" not in leaf.hdbscan_params_
+    print(f"audiences: eom {plain.n_audiences_}, capped eom {capped.n_audiences_}, "
+          f"leaf {leaf.n_audiences_}")

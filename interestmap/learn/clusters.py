@@ -53,7 +53,7 @@ class AudienceClusterer(ClusterMixin, BaseEstimator):
 
     Pipeline: reduction (``umap`` by default) -> HDBSCAN -> outlier policy.
 
-    Why UMAP(10, cosine) + HDBSCAN(leaf), measured on X-Topic (4,000 real tweets,
+    Why UMAP(10, cosine) + HDBSCAN, measured on X-Topic (4,000 real tweets,
     en/es/gr/ja, multilingual USE vectors, default parameters; ``benchmarks/clustering.py``).
     NMI against each tweet's most specific topic, on HDBSCAN's points / after the policy;
     purity is multi-label (0.535 for one audience holding everything):
@@ -69,12 +69,38 @@ class AudienceClusterer(ClusterMixin, BaseEstimator):
     UMAP(15)     31  58 % -> 10 %    0.34 / 0.23  0.72    24 s
     ===========  ==  ==============  ===========  ======  ==============
 
-    (*on a shared, heavily loaded machine.) Without UMAP, HDBSCAN finds only language
-    blobs (USE does not cover Greek) or nothing; 10 and 15 dimensions tie, 10 is cheaper.
-    ``eom`` selection on the same UMAP layout collapses to 2 language blobs (NMI 0.02);
-    ``leaf`` does not. On a 1,200-tweet en/es/ja subset UMAP(10) gives k=25, noise
-    39 % -> 10 %, NMI 0.36 / 0.29. The policy at ``min_confidence=0.6`` assigns 83 % of
+    (*on a shared, heavily loaded machine; that table used ``leaf`` selection.) Without
+    UMAP, HDBSCAN finds only language blobs (USE does not cover Greek) or nothing; 10 and
+    15 dimensions tie, 10 is cheaper. The policy at ``min_confidence=0.6`` assigns 83 % of
     HDBSCAN's noise, at purity 0.67 for the assigned points (core members: 0.78).
+
+    Which clusters of HDBSCAN's tree become audiences: excess of mass (``eom``, the most
+    stable clusters), but no audience may hold more than ``max_cluster_share`` of the
+    corpus (HDBSCAN's ``max_cluster_size``; eom then takes that cluster's children).
+    Plain ``eom`` on tweets collapses to 2 language blobs (NMI 0.02), the failure
+    HDBSCAN's docs describe ("one or two large clusters"), which is why ``leaf`` was the
+    default until 2026-12-03. But ``leaf`` takes every leaf of the tree, so the number of
+    audiences follows ``min_cluster_size``, not the data: 600 photos of 6 scene classes
+    became 24-25 audiences (NMI 0.57, k-means with the true k 0.73). Capped ``eom`` keeps
+    the data's own level. Measured on data not used for the earlier choices (photos
+    101-200 of each class, half of ESC-50; ``benchmarks/media_topics.py --half dev``) and
+    on the tweets, NMI after the policy (``leaf`` -> capped ``eom``; 2 seeds):
+
+    ============================================  =============  =============
+    corpus (features)                             leaf           capped eom
+    ============================================  =============  =============
+    600 scene photos, 6 classes (EfficientNet)    0.57 (25 aud)  0.74 (4 aud)
+    the same, ImageNet-label text bridge          0.44 (34)      0.51 (19)
+    207 ESC-50 clips, 50 classes (aiSFX)          0.63 (14)      0.59 (11)
+    4,000 X-Topic tweets (USE-m3)                 0.215 (31)     0.220 (20)
+    map build: 10,000 vectors (USE-m3)            0.226 (65)     0.230 (50)
+    ============================================  =============  =============
+
+    On tweets the cap does the work plain ``eom`` could not: the 2 blobs are split into
+    20 audiences, with fewer outliers (HDBSCAN noise 57 % -> 34 %, after the policy 10 %
+    -> 7 %). On ESC-50 (4-8 clips per class) the audiences are limited by
+    ``min_cluster_size`` (5-7 at these sizes) more than by the selection: a class smaller
+    than the smallest audience cannot be one.
 
     Parameters
     ----------
@@ -84,7 +110,12 @@ class AudienceClusterer(ClusterMixin, BaseEstimator):
     min_cluster_size : smallest audience; ``None`` scales it with the corpus
         (:func:`auto_min_cluster_size`).
     min_samples : HDBSCAN ``min_samples``; ``None`` = :func:`auto_min_samples`.
-    cluster_selection_method : "leaf" (default, fine-grained) or "eom".
+    cluster_selection_method : "eom" (default, the most stable clusters, capped by
+        ``max_cluster_share``) or "leaf" (every leaf of the tree: finer, and the number
+        of audiences follows ``min_cluster_size``; the default before 2026-12-03).
+    max_cluster_share : with "eom", the largest share of the corpus one audience may
+        hold, in (0, 1] (1: no cap); HDBSCAN's ``max_cluster_size`` is this times the
+        number of clips (at least ``min_cluster_size``).
     outliers : "assign" — a noise point joins the audience whose centre (cosine, in the
         input space) is nearest, if its confidence is at least ``min_confidence``;
         otherwise it stays -1. "keep" — HDBSCAN's noise stays -1.
@@ -118,7 +149,8 @@ class AudienceClusterer(ClusterMixin, BaseEstimator):
 
     def __init__(self, reduction: str = "umap", n_components: int = 10,
                  n_neighbors: int = 15, min_cluster_size: int | None = None,
-                 min_samples: int | None = None, cluster_selection_method: str = "leaf",
+                 min_samples: int | None = None, cluster_selection_method: str = "eom",
+                 max_cluster_share: float = 0.5,
                  outliers: str = "assign", min_confidence: float = 0.6,
                  n_exemplars: int = 5, max_fit_points: int = 20000,
                  random_state: int = 42, hdbscan_model: Any = None) -> None:
@@ -128,6 +160,7 @@ class AudienceClusterer(ClusterMixin, BaseEstimator):
         self.min_cluster_size = min_cluster_size
         self.min_samples = min_samples
         self.cluster_selection_method = cluster_selection_method
+        self.max_cluster_share = max_cluster_share
         self.outliers = outliers
         self.min_confidence = min_confidence
         self.n_exemplars = n_exemplars
@@ -138,6 +171,7 @@ class AudienceClusterer(ClusterMixin, BaseEstimator):
     def __setstate__(self, state: dict[str, Any]) -> None:
         # clusterers pickled before ``hdbscan_model`` existed load as plain ones
         state.setdefault("hdbscan_model", None)
+        state.setdefault("max_cluster_share", 0.5)  # and before the eom cap (leaf: unused)
         super().__setstate__(state)
 
     # validation ---------------------------------------------------------------------
@@ -148,6 +182,9 @@ class AudienceClusterer(ClusterMixin, BaseEstimator):
         check_int("n_components", self.n_components, 1)
         check_int("n_neighbors", self.n_neighbors, 2)
         check_float("min_confidence", self.min_confidence, 0.0, 1.0)
+        if check_float("max_cluster_share", self.max_cluster_share, 0.0, 1.0) <= 0:
+            raise ConfigError("max_cluster_share must be a number in (0, 1] (1: no cap), "
+                              f"got {self.max_cluster_share!r}")
         check_int("n_exemplars", self.n_exemplars, 1)
         check_int("max_fit_points", self.max_fit_points, _MIN_POINTS)
         check_int("random_state", self.random_state, 0)
@@ -155,6 +192,9 @@ class AudienceClusterer(ClusterMixin, BaseEstimator):
             params: dict[str, Any] = {"min_cluster_size": self.min_cluster_size,
                                       "min_samples": self.min_samples,
                                       "cluster_selection_method": self.cluster_selection_method}
+            if self.cluster_selection_method == "eom" and self.max_cluster_share < 1:
+                # a share for now: a count once min_cluster_size is known (below)
+                params["max_cluster_size"] = self.max_cluster_share
         else:
             import hdbscan
 
@@ -177,6 +217,8 @@ class AudienceClusterer(ClusterMixin, BaseEstimator):
         ms = params["min_samples"]
         ms = auto_min_samples(mcs) if ms is None else check_int("min_samples", ms, 1)
         params.update(min_cluster_size=mcs, min_samples=ms, prediction_data=True)
+        if self.hdbscan_model is None and "max_cluster_size" in params:
+            params["max_cluster_size"] = max(mcs, int(params["max_cluster_size"] * n))
         return params
 
     # fitting ------------------------------------------------------------------------
