@@ -75,7 +75,7 @@ def nmi_pair(x: np.ndarray, gold: np.ndarray, k: int, seed: int = 0) -> dict:
         out[key] = {"nmi": round(float(nmi(gold, labels)), 4),
                     "audiences": int(len(set(labels.tolist()) - {-1})),
                     "outliers": round(float(np.mean(labels < 0)), 4),
-                    "selection": aud.hdbscan_params_["cluster_selection_method"],
+                    "selection": aud.selection_method_,
                     "seconds": round(time.perf_counter() - t0, 1)}
     t0 = time.perf_counter()
     km = KMeans(n_clusters=k, n_init=10, random_state=seed).fit(x)
