@@ -15,7 +15,8 @@ pytestmark = pytest.mark.quality
 
 @pytest.mark.slow
 def test_outlier_policy_leaves_few_outliers_and_keeps_purity(fitted, tweets):
-    # measured on these 1,200 tweets: HDBSCAN noise 41 %, after the policy 10 %
+    # measured on these 1,200 tweets: HDBSCAN noise 31 %, after the policy 9 % ("auto" takes
+    # the excess-of-mass audiences here; with leaves: 41 % -> 10 %)
     print(f"noise before {fitted.raw_outlier_share_:.3f}, after {fitted.outlier_share_:.3f}")
     assert fitted.raw_outlier_share_ > 0.25  # short posts: HDBSCAN alone leaves many out
     assert fitted.outlier_share_ <= 0.15
@@ -26,7 +27,7 @@ def test_outlier_policy_leaves_few_outliers_and_keeps_purity(fitted, tweets):
     purity, baseline = tweets.purity(labels), tweets.baseline_purity()
     print(f"k={fitted.n_audiences_} NMI {nmi:.3f} purity {purity:.3f} (one audience: "
           f"{baseline:.3f})")
-    # measured: NMI 0.26, purity 0.68 against 0.54 for one audience holding everything
+    # measured: NMI 0.26, purity 0.67 against 0.54 for one audience holding everything
     assert nmi >= 0.20
     assert purity >= baseline + 0.08
     # assigned outliers are less pure than HDBSCAN's core members, but still informative
