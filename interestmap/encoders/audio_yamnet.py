@@ -38,8 +38,8 @@ from typing import Any
 
 import numpy as np
 
-from interestmap.encoders._util import LazyModel, package_version
-from interestmap.errors import MediaError, MissingDependencyError, ModelLoadError
+from interestmap.encoders._util import LazyModel, mono_wave, package_version
+from interestmap.errors import MissingDependencyError, ModelLoadError
 
 SAMPLE_RATE = 16000
 WINDOW, HOP, N_FFT = 400, 160, 512
@@ -167,13 +167,7 @@ class YamnetTagger:
 
     def patch_scores(self, wave: np.ndarray) -> np.ndarray:
         """``(n_patches, 521)`` sigmoid scores of one clip's 0.96 s patches (0.48 s hop)."""
-        wave = np.asarray(wave, dtype=np.float32)
-        if wave.ndim == 2:
-            wave = wave.mean(axis=int(np.argmin(wave.shape)))
-        if wave.ndim != 1:
-            raise MediaError(f"audio must be a mono waveform, got an array of shape {wave.shape}")
-        if wave.size == 0:
-            raise MediaError("the audio track is empty (0 samples)")
+        wave = mono_wave(wave)
         from scipy.special import expit
 
         return expit(self.model.logits(log_mel_patches(wave)))

@@ -75,6 +75,22 @@ def class_name_vectors(text_encoder: TextEncoder, names: Sequence[str],
         return _name_vectors[key]
 
 
+def top_classes(probs: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices and scores of each row's ``k`` highest-scored classes, highest first."""
+    k = min(k, probs.shape[1])
+    idx = np.argpartition(-probs, k - 1, axis=1)[:, :k]
+    p = np.take_along_axis(probs, idx, axis=1)
+    order = np.argsort(-p, axis=1)
+    return np.take_along_axis(idx, order, axis=1), np.take_along_axis(p, order, axis=1)
+
+
+def weighted_names(probs: np.ndarray, name_vectors: np.ndarray, k: int) -> np.ndarray:
+    """``(n, d)`` unit vectors: each row's top ``k`` class-name vectors, weighted by score."""
+    idx, p = top_classes(probs, k)
+    w = p / np.maximum(p.sum(axis=1, keepdims=True), 1e-12)
+    return l2_normalize(np.einsum("nk,nkd->nd", w, name_vectors[idx]))
+
+
 class VisualSemantics(ImageEncoder):
     """Images -> unit vectors in ``text_encoder``'s space, via ``image_encoder``'s labels."""
 
@@ -113,11 +129,7 @@ class VisualSemantics(ImageEncoder):
         return self.image_encoder.class_probabilities(images)
 
     def _top(self, probs: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        k = min(k, probs.shape[1])
-        idx = np.argpartition(-probs, k - 1, axis=1)[:, :k]
-        p = np.take_along_axis(probs, idx, axis=1)
-        order = np.argsort(-p, axis=1)
-        return np.take_along_axis(idx, order, axis=1), np.take_along_axis(p, order, axis=1)
+        return top_classes(probs, k)
 
     def encode(self, items: Sequence[Any], *, batch_size: int = 32,
                show_progress: bool = False) -> np.ndarray:
@@ -125,11 +137,8 @@ class VisualSemantics(ImageEncoder):
         if len(items) == 0:
             return np.zeros((0, dim), dtype=np.float32)
         probs = self.image_encoder.class_probabilities(items)
-        names = class_name_vectors(self.text_encoder, self.class_names)
-        idx, p = self._top(probs, self.top_k)
-        w = p / np.maximum(p.sum(axis=1, keepdims=True), 1e-12)
-        vecs = np.einsum("nk,nkd->nd", w, names[idx])
-        return l2_normalize(vecs)
+        return weighted_names(probs, class_name_vectors(self.text_encoder, self.class_names),
+                              self.top_k)
 
     def describe(self, images: Sequence[Any], k: int = 5) -> list[list[tuple[str, float]]]:
         """For each image, its ``k`` likeliest classes as ``(plain name, probability)``."""
@@ -192,11 +201,7 @@ class AudioSemantics:
             return np.zeros((0, dim), dtype=np.float32)
         probs = self.tagger.class_probabilities(waves)
         names = class_name_vectors(self.text_encoder, self.tagger.class_names, SOUND_TEMPLATE)
-        k = min(self.top_k, probs.shape[1])
-        idx = np.argsort(-probs, axis=1, kind="stable")[:, :k]
-        p = np.take_along_axis(probs, idx, axis=1)
-        w = p / np.maximum(p.sum(axis=1, keepdims=True), 1e-12)
-        return l2_normalize(np.einsum("nk,nkd->nd", w, names[idx]))
+        return weighted_names(probs, names, self.top_k)
 
     def __repr__(self) -> str:
         return f"AudioSemantics({self.tagger!r}, {self.text_encoder!r}, top_k={self.top_k})"
