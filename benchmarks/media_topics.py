@@ -1,19 +1,31 @@
 """Visual and audio topics on real photos and sounds: cluster purity and zero-shot labels.
 
-    python benchmarks/media_topics.py [--per-class 100] [--text-encoders use-m3,use-m3+e5-small]
+    python benchmarks/media_topics.py [--per-class 100] [--half test|dev]
+                                      [--text-encoders use-m3,use-m3+e5-small]
+
+Each data set is cut in two halves: ``dev`` (looked at while choosing settings) and
+``test`` (the default; reported). Scenes: ``test`` = the first ``--per-class`` photos of
+each folder (file order, the set of the earlier figures), ``dev`` = the next
+``--per-class``. ESC-50: the clips of each class in file order, alternately ``dev``
+(1st, 3rd, ...) and ``test`` (2nd, 4th, ...); its NMI is also given on all 414 clips.
 
 - ``scenes``: ``$INTERESTMAP_DATA/scenes`` (Intel scene photos, 6 folders: buildings,
-  forest, glacier, mountain, sea, street), ``--per-class`` photos from each (file order).
-  Features: EfficientNet-Lite0 (the ``visual`` block, 1280-d) and visual semantics (the
-  ImageNet-label bridge into the text space, ``visual_semantics``, one row per text
-  encoder). NMI of interestmap's audiences (``AudienceClusterer``: UMAP + HDBSCAN +
-  outlier policy, its defaults) and of k-means with the true k (6) on the same features,
-  against the folders. Zero-shot: each photo's visual-semantics vector against the six
-  folder names phrased as the bridge phrases labels ("a photo of a forest"), top-1.
+  forest, glacier, mountain, sea, street). Features: EfficientNet-Lite0 (the ``visual``
+  block, 1280-d) and visual semantics (the ImageNet-label bridge into the text space,
+  ``visual_semantics``, one row per text encoder). NMI of interestmap's audiences
+  (``AudienceClusterer``: UMAP + HDBSCAN + outlier policy, its defaults), of the
+  audiences as they were found before 2026-12-03 (``audiences_before``: leaf selection
+  always) and of k-means with the true k (6) on the same features, against the folders.
+  Zero-shot: each photo's visual-semantics vector against the six folder names phrased
+  as the bridge phrases labels ("a photo of a forest"), top-1.
 - ``esc50``: ``$INTERESTMAP_DATA/esc50`` (414 real 5 s clips, 50 classes), aiSFX
-  embeddings (the ``audio`` block, 512-d), NMI of audiences and of k-means (k=50) against
-  ``category``. Zero-shot sound labels need an audio encoder with a text side (CLAP);
-  none loads offline, so that row says so instead of a number.
+  embeddings (the ``audio`` block, 512-d): the same NMI triple against ``category``.
+  Zero-shot: the YAMNet label bridge (``AudioSemantics``: the clip's AudioSet class
+  names, weighted by YAMNet's scores, embedded with the text encoder) against the 50
+  class names phrased the same way ("the sound of crackling fire"), top-1; next to it
+  ``zero_shot_top1_label_only``, the same with only YAMNet's top class (``top_k=1``);
+  and the NMI triple of these text-space sound vectors (what audiences would see of a
+  sound if it entered the text view the product clusters).
 
 NMI: ``sklearn.metrics.normalized_mutual_info_score``; audiences' outliers (-1), if any
 remain, count as one more label. Prints one JSON object; progress on stderr.
@@ -44,41 +56,54 @@ def log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
+BEFORE = {"cluster_selection_method": "leaf"}
+"""The audience settings before 2026-12-03 (leaf selection whatever the corpus)."""
+
+
 def nmi_pair(x: np.ndarray, gold: np.ndarray, k: int, seed: int = 0) -> dict:
-    """NMI of interestmap's audiences and of k-means with the true k, same features."""
+    """NMI of interestmap's audiences (now and before) and of k-means with the true k."""
     from sklearn.cluster import KMeans
     from sklearn.metrics import normalized_mutual_info_score as nmi
 
     from interestmap.learn.clusters import AudienceClusterer
 
-    t0 = time.perf_counter()
-    aud = AudienceClusterer(random_state=seed).fit(x)
-    t_aud = time.perf_counter() - t0
+    out: dict = {}
+    for key, params in (("audiences", {}), ("audiences_before", BEFORE)):
+        t0 = time.perf_counter()
+        aud = AudienceClusterer(random_state=seed, **params).fit(x)
+        labels = np.asarray(aud.labels_)
+        out[key] = {"nmi": round(float(nmi(gold, labels)), 4),
+                    "audiences": int(len(set(labels.tolist()) - {-1})),
+                    "outliers": round(float(np.mean(labels < 0)), 4),
+                    "selection": aud.selection_method_,
+                    "seconds": round(time.perf_counter() - t0, 1)}
     t0 = time.perf_counter()
     km = KMeans(n_clusters=k, n_init=10, random_state=seed).fit(x)
-    t_km = time.perf_counter() - t0
-    labels = np.asarray(aud.labels_)
-    return {"audiences_nmi": round(float(nmi(gold, labels)), 4),
-            "audiences": int(len(set(labels.tolist()) - {-1})),
-            "audiences_outliers": round(float(np.mean(labels < 0)), 4),
-            "kmeans_nmi": round(float(nmi(gold, km.labels_)), 4), "k": k,
-            "seconds": {"audiences": round(t_aud, 1), "kmeans": round(t_km, 1)}}
+    out["kmeans"] = {"nmi": round(float(nmi(gold, km.labels_)), 4), "k": k,
+                     "seconds": round(time.perf_counter() - t0, 1)}
+    return out
 
 
-def scenes(root: Path, per_class: int, text_encoders: list[str]) -> dict:
+def scene_files(root: Path, per_class: int, half: str) -> tuple[list[Path], np.ndarray]:
+    """The photos of one half (see the module doc) and their folder names."""
+    files, gold = [], []
+    lo = 0 if half == "test" else per_class
+    for c in SCENES:
+        fs = sorted((root / "scenes" / c).glob("*.jpg"))[lo:lo + per_class]
+        files += fs
+        gold += [c] * len(fs)
+    return files, np.array(gold)
+
+
+def scenes(root: Path, per_class: int, half: str, text_encoders: list[str]) -> dict:
     from PIL import Image
 
     from interestmap.encoders.registry import get_image_encoder, get_text_encoder
     from interestmap.encoders.semantics import VisualSemantics, label_texts
 
-    files, gold = [], []
-    for c in SCENES:
-        fs = sorted((root / "scenes" / c).glob("*.jpg"))[:per_class]
-        files += fs
-        gold += [c] * len(fs)
-    gold_arr = np.array(gold)
+    files, gold_arr = scene_files(root, per_class, half)
     images = [np.asarray(Image.open(f).convert("RGB")) for f in files]
-    log(f"scenes: {len(images)} photos")
+    log(f"scenes ({half}): {len(images)} photos")
     image = get_image_encoder("efficientnet-lite0")
     t0 = time.perf_counter()
     feats = image.encode(images)
@@ -97,36 +122,79 @@ def scenes(root: Path, per_class: int, text_encoders: list[str]) -> dict:
     return out
 
 
-def esc50(root: Path) -> dict:
+def esc50_halves(rows: list[dict]) -> np.ndarray:
+    """True for the ``dev`` clips: the 1st, 3rd, ... of each class in file order."""
+    dev = np.zeros(len(rows), dtype=bool)
+    seen: dict[str, int] = {}
+    for i in sorted(range(len(rows)), key=lambda i: (rows[i]["category"], rows[i]["filename"])):
+        c = rows[i]["category"]
+        dev[i] = seen.get(c, 0) % 2 == 0
+        seen[c] = seen.get(c, 0) + 1
+    return dev
+
+
+def esc50(root: Path, half: str, text_encoders: list[str]) -> dict:
     import librosa
     import soundfile as sf
 
-    from interestmap.encoders.registry import get_audio_encoder
+    from interestmap.encoders.audio_yamnet import YamnetTagger
+    from interestmap.encoders.registry import get_audio_encoder, get_text_encoder
+    from interestmap.encoders.semantics import SOUND_TEMPLATE, AudioSemantics, label_texts
 
     rows = list(csv.DictReader((root / "esc50" / "esc50.csv").open(encoding="utf-8")))
     rows = [r for r in rows if (root / "esc50" / "audio" / r["filename"].replace(
         ".wav", ".flac")).is_file()]
     enc = get_audio_encoder("aisfx")
-    waves = []
+    tagger = YamnetTagger()
+    waves, waves16 = [], []
     for r in rows:
         y, sr = sf.read(root / "esc50" / "audio" / r["filename"].replace(".wav", ".flac"),
                         dtype="float32", always_2d=True)
         waves.append(librosa.resample(y.mean(axis=1), orig_sr=sr, target_sr=enc.sample_rate))
-    log(f"esc50: {len(waves)} clips")
+        waves16.append(librosa.resample(y.mean(axis=1), orig_sr=sr,
+                                        target_sr=tagger.sample_rate))
+    sel = esc50_halves(rows) == (half == "dev")
+    log(f"esc50: {len(waves)} clips, {int(sel.sum())} in the {half} half")
     t0 = time.perf_counter()
     x = enc.encode(waves)
     gold = np.array([r["category"] for r in rows])
-    return {"clips": len(rows), "classes": int(len(set(gold.tolist()))),
-            "audio": {"encoder": enc.info.name, **nmi_pair(x, gold, len(set(gold.tolist())))},
-            "encode_s": round(time.perf_counter() - t0, 1),
-            "zero_shot_top1": "not measurable offline: aiSFX has no text side, and no "
-                              "registry package ships CLAP weights (give a CLAP checkpoint "
-                              "with INTERESTMAP_AUDIO_ENCODER=clap:/path/to/ckpt.pt)"}
+    classes = sorted(set(gold.tolist()))
+    out: dict = {"clips": int(sel.sum()), "classes": len(classes),
+                 "audio": {"encoder": enc.info.name,
+                           **nmi_pair(x[sel], gold[sel], len(classes))},
+                 "audio_all_414": nmi_pair(x, gold, len(classes)),
+                 "encode_s": round(time.perf_counter() - t0, 1), "audio_semantics": {}}
+    t0 = time.perf_counter()
+    probs = tagger.class_probabilities([w for w, s in zip(waves16, sel, strict=True) if s])
+    out["yamnet_s"] = round(time.perf_counter() - t0, 1)
+
+    class Cached:  # the tagger's scores, computed once for every text encoder
+        sample_rate, class_names, version = (tagger.sample_rate, tagger.class_names,
+                                             tagger.version)
+
+        @staticmethod
+        def class_probabilities(_waves: list) -> np.ndarray:
+            return probs
+
+    for name in text_encoders:
+        te = get_text_encoder(name)
+        names = te.encode(label_texts(classes, SOUND_TEMPLATE))
+        res: dict = {}
+        for key, k in (("zero_shot_top1_label_only", 1), ("zero_shot_top1", 5)):
+            sem = AudioSemantics(Cached(), te, top_k=k).encode([None] * int(sel.sum()))
+            pred = np.array(classes)[(sem @ names.T).argmax(axis=1)]
+            res[key] = round(float(np.mean(pred == gold[sel])), 4)
+        res.update(nmi_pair(sem, gold[sel], len(classes)))  # the top-5 vectors
+        out["audio_semantics"][te.info.name] = res
+        log(f"  {te.info.name}: zero-shot {res}")
+    return out
 
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--per-class", type=int, default=100, help="scene photos per folder")
+    ap.add_argument("--half", choices=("test", "dev"), default="test",
+                    help="which half of each data set to score (dev: the one to choose on)")
     ap.add_argument("--text-encoders", default="use-m3,use-m3+e5-small",
                     help="text encoders of the visual-semantics bridge")
     args = ap.parse_args(argv)
@@ -135,8 +203,9 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(f"scenes/ and esc50/ not found under {root}: set INTERESTMAP_DATA")
     t0 = time.perf_counter()
     out = {"machine": {"cpus": os.cpu_count(), "load_1min": round(os.getloadavg()[0], 2)},
-           "scenes": scenes(root, args.per_class, args.text_encoders.split(",")),
-           "esc50": esc50(root)}
+           "half": args.half,
+           "scenes": scenes(root, args.per_class, args.half, args.text_encoders.split(",")),
+           "esc50": esc50(root, args.half, args.text_encoders.split(","))}
     out["machine"]["load_1min_end"] = round(os.getloadavg()[0], 2)
     out["total_s"] = round(time.perf_counter() - t0, 1)
     print(json.dumps(out, indent=1))

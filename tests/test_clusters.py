@@ -12,7 +12,11 @@ import pytest
 from helpers.xtopic import xtopic
 
 from interestmap.errors import ConfigError
-from interestmap.learn.clusters import AudienceClusterer, auto_min_cluster_size
+from interestmap.learn.clusters import (
+    AUTO_MIN_SILHOUETTE,
+    AudienceClusterer,
+    auto_min_cluster_size,
+)
 from interestmap.learn.keywords import top_keywords
 from interestmap.learn.validation import NotFittedError
 
@@ -122,6 +126,8 @@ def test_unfitted_clusterer_refuses_to_predict():
     ({"cluster_selection_method": "kmeans"}, "cluster_selection_method"),
     ({"n_components": 0}, "n_components"), ({"n_neighbors": 1}, "n_neighbors"),
     ({"n_exemplars": 0}, "n_exemplars"), ({"random_state": -1}, "random_state"),
+    ({"max_cluster_share": 0}, "max_cluster_share"),
+    ({"max_cluster_share": 1.5}, "max_cluster_share"),
 ])
 def test_parameter_errors_name_the_parameter(params, name):
     X = np.random.default_rng(0).normal(size=(60, 8))
@@ -141,3 +147,28 @@ def test_min_cluster_size_scales_with_the_corpus():
     assert sizes == sorted(sizes)
     assert sizes[0] == 5 and sizes[-1] == 250
     assert auto_min_cluster_size(4000) == 21
+
+
+@pytest.mark.slow
+def test_no_audience_holds_more_than_its_share_of_the_corpus(small):
+    # plain excess of mass collapses tweets into a few language blobs; the cap splits them
+    n = len(small.vectors)
+    plain = AudienceClusterer(random_state=5, cluster_selection_method="eom",
+                              max_cluster_share=1.0).fit(small.vectors)
+    capped = AudienceClusterer(random_state=5, cluster_selection_method="eom").fit(small.vectors)
+    assert capped.selection_method_ == "eom" and capped.selection_silhouette_ is None
+    assert capped.hdbscan_params_["max_cluster_size"] == max(capped.min_cluster_size_, n // 2)
+    assert "max_cluster_size" not in plain.hdbscan_params_
+    assert np.bincount(capped.raw_labels_[capped.raw_labels_ >= 0]).max() <= n // 2
+    assert capped.n_audiences_ >= plain.n_audiences_
+    leaf = AudienceClusterer(random_state=5, cluster_selection_method="leaf").fit(small.vectors)
+    assert leaf.selection_method_ == "leaf"
+    print(f"audiences: eom {plain.n_audiences_}, capped eom {capped.n_audiences_}, "
+          f"leaf {leaf.n_audiences_}")
+    # "auto" keeps eom's audiences only when they are separated, and says which it took
+    auto = AudienceClusterer(random_state=5).fit(small.vectors)
+    assert auto.hdbscan_params_["cluster_selection_method"] == "auto"
+    assert isinstance(auto.selection_silhouette_, float)
+    chosen = capped if auto.selection_silhouette_ >= AUTO_MIN_SILHOUETTE else leaf
+    assert auto.selection_method_ == chosen.selection_method_
+    np.testing.assert_array_equal(auto.labels_, chosen.labels_)

@@ -66,6 +66,21 @@ def encode_in_batches(items: Sequence[T], fn: Callable[[Sequence[T]], np.ndarray
     return l2_normalize(np.concatenate(parts, axis=0))
 
 
+def mono_wave(wave: Any) -> np.ndarray:
+    """``wave`` as a 1-d float32 array: a 2-d one is mixed down over its shorter axis (the
+    channels); anything else, or an empty track, is a :class:`MediaError`."""
+    from interestmap.errors import MediaError
+
+    wave = np.asarray(wave, dtype=np.float32)
+    if wave.ndim == 2:
+        wave = wave.mean(axis=int(np.argmin(wave.shape)))
+    if wave.ndim != 1:
+        raise MediaError(f"audio must be a mono waveform, got an array of shape {wave.shape}")
+    if wave.size == 0:
+        raise MediaError("the audio track is empty (0 samples)")
+    return wave
+
+
 class LazyModel:
     """Holds a model built by ``factory`` on first use; one build per process and key."""
 

@@ -21,9 +21,9 @@ from typing import Any
 
 import numpy as np
 
-from interestmap.encoders._util import LazyModel, batches, package_version
+from interestmap.encoders._util import LazyModel, batches, mono_wave, package_version
 from interestmap.encoders.base import AudioEncoder, EncoderInfo, l2_normalize
-from interestmap.errors import MediaError, MissingDependencyError, ModelLoadError
+from interestmap.errors import MissingDependencyError, ModelLoadError
 
 SAMPLE_RATE = 44100
 N_FFT, HOP = 2048, 1024
@@ -111,13 +111,7 @@ class AisfxAudio(AudioEncoder):
         """
         import torch
 
-        wave = np.asarray(wave, dtype=np.float32)
-        if wave.ndim == 2:  # (samples, channels) or (channels, samples): mix down
-            wave = wave.mean(axis=int(np.argmin(wave.shape)))
-        if wave.ndim != 1:
-            raise MediaError(f"audio must be a mono waveform, got an array of shape {wave.shape}")
-        if wave.size == 0:
-            raise MediaError("the audio track is empty (0 samples)")
+        wave = mono_wave(wave)
         wins = windows(log_mel(np.nan_to_num(wave)))
         if active_only and len(wins) > 1:
             level = wins.mean(axis=(1, 2))

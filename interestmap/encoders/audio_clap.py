@@ -32,9 +32,15 @@ from typing import Any
 import numpy as np
 
 from interestmap._compat import ALLOW_DOWNLOADS_ENV, ensure_torchvision, hub_offline
-from interestmap.encoders._util import LazyModel, batches, encode_in_batches, package_version
+from interestmap.encoders._util import (
+    LazyModel,
+    batches,
+    encode_in_batches,
+    mono_wave,
+    package_version,
+)
 from interestmap.encoders.base import AudioEncoder, EncoderInfo, l2_normalize
-from interestmap.errors import ConfigError, MediaError, MissingDependencyError, ModelLoadError
+from interestmap.errors import ConfigError, MissingDependencyError, ModelLoadError
 
 CHECKPOINT_ENV = "INTERESTMAP_CLAP_CHECKPOINT"
 SAMPLE_RATE = 48000
@@ -216,13 +222,7 @@ class ClapAudio(AudioEncoder):
     # Audio ------------------------------------------------------------------------------
     @staticmethod
     def _prepare(wave: np.ndarray) -> np.ndarray:
-        wave = np.asarray(wave, dtype=np.float32)
-        if wave.ndim == 2:
-            wave = wave.mean(axis=int(np.argmin(wave.shape)))
-        if wave.ndim != 1:
-            raise MediaError(f"audio must be a mono waveform, got an array of shape {wave.shape}")
-        if wave.size == 0:
-            raise MediaError("the audio track is empty (0 samples)")
+        wave = mono_wave(wave)
         # CLAP was trained on 16-bit audio: quantise the same way
         q = (np.clip(np.nan_to_num(wave), -1.0, 1.0) * 32767.0).astype(np.int16)
         return (q / 32767.0).astype(np.float32)

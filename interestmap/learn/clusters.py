@@ -28,6 +28,11 @@ from interestmap.learn.validation import (
 
 REDUCTIONS = ("umap", "pca", "none")
 OUTLIER_POLICIES = ("assign", "keep")
+SELECTION_METHODS = ("auto", "eom", "leaf")
+AUTO_MIN_SILHOUETTE = 0.2
+"""``"auto"`` keeps excess-of-mass audiences when their mean silhouette (cosine, input
+space) reaches this; below it they are not separated enough and the leaves are used."""
+_SILHOUETTE_SAMPLE = 2000
 _MIN_POINTS = 10
 
 
@@ -53,7 +58,7 @@ class AudienceClusterer(ClusterMixin, BaseEstimator):
 
     Pipeline: reduction (``umap`` by default) -> HDBSCAN -> outlier policy.
 
-    Why UMAP(10, cosine) + HDBSCAN(leaf), measured on X-Topic (4,000 real tweets,
+    Why UMAP(10, cosine) + HDBSCAN, measured on X-Topic (4,000 real tweets,
     en/es/gr/ja, multilingual USE vectors, default parameters; ``benchmarks/clustering.py``).
     NMI against each tweet's most specific topic, on HDBSCAN's points / after the policy;
     purity is multi-label (0.535 for one audience holding everything):
@@ -69,12 +74,46 @@ class AudienceClusterer(ClusterMixin, BaseEstimator):
     UMAP(15)     31  58 % -> 10 %    0.34 / 0.23  0.72    24 s
     ===========  ==  ==============  ===========  ======  ==============
 
-    (*on a shared, heavily loaded machine.) Without UMAP, HDBSCAN finds only language
-    blobs (USE does not cover Greek) or nothing; 10 and 15 dimensions tie, 10 is cheaper.
-    ``eom`` selection on the same UMAP layout collapses to 2 language blobs (NMI 0.02);
-    ``leaf`` does not. On a 1,200-tweet en/es/ja subset UMAP(10) gives k=25, noise
-    39 % -> 10 %, NMI 0.36 / 0.29. The policy at ``min_confidence=0.6`` assigns 83 % of
+    (*on a shared, heavily loaded machine; that table used ``leaf`` selection.) Without
+    UMAP, HDBSCAN finds only language blobs (USE does not cover Greek) or nothing; 10 and
+    15 dimensions tie, 10 is cheaper. The policy at ``min_confidence=0.6`` assigns 83 % of
     HDBSCAN's noise, at purity 0.67 for the assigned points (core members: 0.78).
+
+    Which clusters of HDBSCAN's tree become audiences (``cluster_selection_method``):
+    ``leaf`` takes every leaf of the tree, so the number of audiences follows
+    ``min_cluster_size``, not the data: 600 photos of 6 scene classes became 20-26
+    audiences (NMI 0.55-0.58; k-means told k=6: 0.71-0.73). Excess of mass (``eom``)
+    takes the most stable clusters instead, capped so that no audience holds more than
+    ``max_cluster_share`` of the corpus (HDBSCAN's ``max_cluster_size``; plain ``eom``
+    collapses tweets into 2 language blobs, NMI 0.02, the "one or two large clusters"
+    failure HDBSCAN's docs describe). But on the product's multilingual corpus even
+    capped ``eom`` merges topics (13-16 audiences instead of ~30, NMI 0.26 -> 0.20). So
+    the default, ``auto``, asks the data: it keeps the ``eom`` audiences when they are
+    separated in the input space (mean cosine silhouette, on at most 2,000 clustered
+    points, >= ``AUTO_MIN_SILHOUETTE`` = 0.2), and takes the leaves otherwise. Chosen on
+    data not used before (photos 101-200 of each scene class, half of ESC-50:
+    ``benchmarks/media_topics.py --half dev``; the tests' index-build corpus), NMI after
+    the policy (audiences), 2 seeds:
+
+    ==================================================  ==========  ==========  ==========  ==========
+    corpus (features)                                   leaf        capped eom  silhouette  auto
+    ==================================================  ==========  ==========  ==========  ==========
+    600 scene photos, 6 classes (EfficientNet)          0.57 (25)   0.74 (4)    0.25        0.74 eom
+    the same, ImageNet-label bridge (default text enc.) 0.44 (34)   0.51 (19)   0.38-0.39   0.51 eom
+    207 ESC-50 clips, 50 classes (aiSFX)                0.63 (14)   0.59 (11)   0.13-0.15   0.63 leaf
+    1,624 clips: 4 x 400 tweets + media, text view      0.26 (31)   0.20 (15)   0.05        0.26 leaf
+    4,000 X-Topic tweets (USE-m3)                       0.215 (31)  0.220 (20)  0.24-0.27   0.220 eom
+    ==================================================  ==========  ==========  ==========  ==========
+
+    (the 1,624 clips are ``tests/conftest.py``'s ``big_build`` corpus, clustered as an
+    index build does: the text view of the fused vectors, default encoders.) The
+    threshold sits in the gap between the corpora where leaves win (<= 0.15) and those
+    where eom wins (>= 0.24); Kaufman & Rousseeuw read a silhouette under 0.25 as "no
+    substantial structure". On ESC-50 (4-8 clips per class) the audiences are limited by
+    ``min_cluster_size`` (5-7 at these sizes) more than by the selection: a class smaller
+    than the smallest audience cannot be one. Index builds cluster the fused vectors'
+    text view (caption, on-screen text, speech and visual semantics, see
+    ``Fuser.text_view``), so EfficientNet and aiSFX features do not enter audiences there.
 
     Parameters
     ----------
@@ -84,7 +123,13 @@ class AudienceClusterer(ClusterMixin, BaseEstimator):
     min_cluster_size : smallest audience; ``None`` scales it with the corpus
         (:func:`auto_min_cluster_size`).
     min_samples : HDBSCAN ``min_samples``; ``None`` = :func:`auto_min_samples`.
-    cluster_selection_method : "leaf" (default, fine-grained) or "eom".
+    cluster_selection_method : "auto" (default: "eom" when its audiences are separated,
+        else "leaf", see above), "eom" (the most stable clusters, capped by
+        ``max_cluster_share``) or "leaf" (every leaf of the tree: finer, and the number of
+        audiences follows ``min_cluster_size``; the default before 2026-12-03).
+    max_cluster_share : with "eom" and "auto", the largest share of the corpus one audience may
+        hold, in (0, 1] (1: no cap); HDBSCAN's ``max_cluster_size`` is this times the
+        number of clips (at least ``min_cluster_size``).
     outliers : "assign" — a noise point joins the audience whose centre (cosine, in the
         input space) is nearest, if its confidence is at least ``min_confidence``;
         otherwise it stays -1. "keep" — HDBSCAN's noise stays -1.
@@ -113,12 +158,15 @@ class AudienceClusterer(ClusterMixin, BaseEstimator):
     exemplars_ list of k index arrays, most central first; sizes_ (k,) points per
     audience after the policy; n_audiences_; outlier_share_; raw_outlier_share_;
     min_cluster_size_; min_samples_; hdbscan_params_ (every HDBSCAN setting used);
+    selection_method_ ("eom" or "leaf": what "auto" chose); selection_silhouette_ (the
+    eom audiences' silhouette "auto" decided on; None otherwise);
     reducer_ (MapProjector, PCA or None); hdbscan_ (the fitted ``hdbscan.HDBSCAN``).
     """
 
     def __init__(self, reduction: str = "umap", n_components: int = 10,
                  n_neighbors: int = 15, min_cluster_size: int | None = None,
-                 min_samples: int | None = None, cluster_selection_method: str = "leaf",
+                 min_samples: int | None = None, cluster_selection_method: str = "auto",
+                 max_cluster_share: float = 0.5,
                  outliers: str = "assign", min_confidence: float = 0.6,
                  n_exemplars: int = 5, max_fit_points: int = 20000,
                  random_state: int = 42, hdbscan_model: Any = None) -> None:
@@ -128,6 +176,7 @@ class AudienceClusterer(ClusterMixin, BaseEstimator):
         self.min_cluster_size = min_cluster_size
         self.min_samples = min_samples
         self.cluster_selection_method = cluster_selection_method
+        self.max_cluster_share = max_cluster_share
         self.outliers = outliers
         self.min_confidence = min_confidence
         self.n_exemplars = n_exemplars
@@ -138,6 +187,7 @@ class AudienceClusterer(ClusterMixin, BaseEstimator):
     def __setstate__(self, state: dict[str, Any]) -> None:
         # clusterers pickled before ``hdbscan_model`` existed load as plain ones
         state.setdefault("hdbscan_model", None)
+        state.setdefault("max_cluster_share", 0.5)  # and before the eom cap (leaf: unused)
         super().__setstate__(state)
 
     # validation ---------------------------------------------------------------------
@@ -148,6 +198,9 @@ class AudienceClusterer(ClusterMixin, BaseEstimator):
         check_int("n_components", self.n_components, 1)
         check_int("n_neighbors", self.n_neighbors, 2)
         check_float("min_confidence", self.min_confidence, 0.0, 1.0)
+        if check_float("max_cluster_share", self.max_cluster_share, 0.0, 1.0) <= 0:
+            raise ConfigError("max_cluster_share must be a number in (0, 1] (1: no cap), "
+                              f"got {self.max_cluster_share!r}")
         check_int("n_exemplars", self.n_exemplars, 1)
         check_int("max_fit_points", self.max_fit_points, _MIN_POINTS)
         check_int("random_state", self.random_state, 0)
@@ -155,6 +208,9 @@ class AudienceClusterer(ClusterMixin, BaseEstimator):
             params: dict[str, Any] = {"min_cluster_size": self.min_cluster_size,
                                       "min_samples": self.min_samples,
                                       "cluster_selection_method": self.cluster_selection_method}
+            if self.cluster_selection_method != "leaf" and self.max_cluster_share < 1:
+                # a share for now: a count once min_cluster_size is known (below)
+                params["max_cluster_size"] = self.max_cluster_share
         else:
             import hdbscan
 
@@ -165,7 +221,7 @@ class AudienceClusterer(ClusterMixin, BaseEstimator):
             if params.get("min_samples") is None:  # HDBSCAN's own default
                 params["min_samples"] = params["min_cluster_size"]
         check_choice("cluster_selection_method", params["cluster_selection_method"],
-                     ("leaf", "eom"))
+                     SELECTION_METHODS if self.hdbscan_model is None else ("leaf", "eom"))
         if n < _MIN_POINTS:
             raise ConfigError(f"finding audiences needs at least {_MIN_POINTS} clips, "
                               f"got n_samples={n}")
@@ -177,6 +233,8 @@ class AudienceClusterer(ClusterMixin, BaseEstimator):
         ms = params["min_samples"]
         ms = auto_min_samples(mcs) if ms is None else check_int("min_samples", ms, 1)
         params.update(min_cluster_size=mcs, min_samples=ms, prediction_data=True)
+        if self.hdbscan_model is None and "max_cluster_size" in params:
+            params["max_cluster_size"] = max(mcs, int(params["max_cluster_size"] * n))
         return params
 
     # fitting ------------------------------------------------------------------------
@@ -192,9 +250,16 @@ class AudienceClusterer(ClusterMixin, BaseEstimator):
     def _fit_reduced(self, X: np.ndarray, Z: np.ndarray) -> AudienceClusterer:
         """HDBSCAN, centres and the outlier policy on already reduced points ``Z``."""
         n = X.shape[0]
-        model = self._run_hdbscan(Z, allow_single=False)
-        if model.labels_.max() < 0:  # nothing dense enough: the corpus is one audience
-            model = self._run_hdbscan(Z, allow_single=True)
+        method = self.hdbscan_params_["cluster_selection_method"]
+        self.selection_silhouette_ = None
+        if method == "auto":
+            model = self._select(Z, "eom")
+            self.selection_silhouette_ = self._silhouette(X, model.labels_)
+            if self.selection_silhouette_ < AUTO_MIN_SILHOUETTE:
+                model = self._select(Z, "leaf")
+        else:
+            model = self._select(Z, method)
+        self.selection_method_ = str(model.cluster_selection_method)
         raw = model.labels_.astype(np.int64)
         if raw.max() < 0:
             raw = np.zeros(n, dtype=np.int64)
@@ -239,10 +304,32 @@ class AudienceClusterer(ClusterMixin, BaseEstimator):
         self.reducer_ = None
         return X
 
-    def _run_hdbscan(self, Z: np.ndarray, *, allow_single: bool) -> Any:
+    def _select(self, Z: np.ndarray, method: str) -> Any:
+        """HDBSCAN with ``method`` selection; one audience if nothing is dense enough."""
+        model = self._run_hdbscan(Z, allow_single=False, method=method)
+        if model.labels_.max() < 0:  # nothing dense enough: the corpus is one audience
+            model = self._run_hdbscan(Z, allow_single=True, method=method)
+        return model
+
+    def _silhouette(self, X: np.ndarray, labels: np.ndarray) -> float:
+        """Mean cosine silhouette of the clustered points (a sample of at most 2,000);
+        -1 when there are fewer than two audiences."""
+        from sklearn.metrics import silhouette_score
+
+        ok = labels >= 0
+        if len(set(labels[ok].tolist())) < 2:
+            return -1.0
+        sample = min(_SILHOUETTE_SAMPLE, int(ok.sum()))
+        return float(silhouette_score(X[ok], labels[ok], metric="cosine",
+                                      sample_size=sample, random_state=self.random_state))
+
+    def _run_hdbscan(self, Z: np.ndarray, *, allow_single: bool, method: str) -> Any:
         import hdbscan
 
         params = dict(self.hdbscan_params_)
+        params["cluster_selection_method"] = method
+        if method == "leaf":
+            params.pop("max_cluster_size", None)
         params["allow_single_cluster"] = allow_single or params.get("allow_single_cluster",
                                                                     False)
         model = hdbscan.HDBSCAN(**params)
