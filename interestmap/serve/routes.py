@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form
-from starlette.concurrency import run_in_threadpool
 
 from interestmap import __version__
 from interestmap.serve.bodies import JsonRoute
@@ -34,7 +33,7 @@ from interestmap.serve.schemas import (
     WhatIfResponse,
 )
 from interestmap.serve.service import ServiceDep, clip_of, require_token, to_jsonable
-from interestmap.serve.uploads import FORM_LIMITS, UploadRoute, save_uploads
+from interestmap.serve.uploads import FORM_LIMITS, UploadRoute, saved_uploads
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"model": ErrorResponse, "description": text} for code, text in (
@@ -134,13 +133,10 @@ async def whatif_clip(req: WhatIfRequest, svc: ServiceDep) -> dict[str, Any]:
                     summary="The audiences an uploaded clip reaches")
 async def nearest_audience_upload(form: Annotated[NearestAudienceForm, MULTIPART],
                                   svc: ServiceDep) -> dict[str, Any]:
-    up = await save_uploads([("file", f) for f in form.file], svc.max_upload_bytes)
-    try:
+    async with saved_uploads([("file", f) for f in form.file], svc.max_upload_bytes) as up:
         clip = clip_of(form.caption, form.language, form.geo, up.files, up.names[0])
         return await svc.nearest_by_clip(clip, ocr=form.ocr, asr=form.asr, k=form.k,
                                          k_clips=form.k_clips, upload=up)
-    finally:
-        await run_in_threadpool(up.cleanup)
 
 
 @upload_router.post("/v1/analyze/upload", response_model=AnalyzeResponse,
@@ -148,13 +144,10 @@ async def nearest_audience_upload(form: Annotated[NearestAudienceForm, MULTIPART
                             "advice for an uploaded clip")
 async def analyze_upload(form: Annotated[AnalyzeForm, MULTIPART], svc: ServiceDep
                          ) -> dict[str, Any]:
-    up = await save_uploads([("file", f) for f in form.file], svc.max_upload_bytes)
-    try:
+    async with saved_uploads([("file", f) for f in form.file], svc.max_upload_bytes) as up:
         clip = clip_of(form.caption, form.language, form.geo, up.files, up.names[0])
         return await svc.analyze(clip, k=form.k, k_clips=form.k_clips, ocr=form.ocr,
                                  asr=form.asr, upload=up)
-    finally:
-        await run_in_threadpool(up.cleanup)
 
 
 @upload_router.post("/v1/whatif/upload", response_model=WhatIfResponse,
@@ -167,9 +160,8 @@ async def whatif_upload(form: Annotated[WhatIfForm, MULTIPART], svc: ServiceDep
     file_edits = form.file_edits()
     if not form.edits and not file_edits:
         raise ApiError(422, NO_EDITS)
-    up = await save_uploads([("file", f) for f in form.file] + file_edits,
-                            svc.max_upload_bytes)
-    try:
+    async with saved_uploads([("file", f) for f in form.file] + file_edits,
+                             svc.max_upload_bytes) as up:
         media = up.tagged("file")
         clip = clip_of(form.caption, form.language, form.geo, media,
                        up.names[0] if media else None)
@@ -178,8 +170,6 @@ async def whatif_upload(form: Annotated[WhatIfForm, MULTIPART], svc: ServiceDep
                   if tag != "file"]
         return await svc.whatif(clip, edits, combine=form.combine, k=form.k, ocr=form.ocr,
                                 asr=form.asr, upload=up)
-    finally:
-        await run_in_threadpool(up.cleanup)
 
 
 ROUTERS = (service_router, index_router, json_router, upload_router)

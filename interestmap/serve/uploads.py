@@ -2,18 +2,19 @@
 
 FastAPI parses the form (:class:`UploadRoute` only bounds it: ``multipart/form-data``
 only, at most the server's ``--max-upload-mb`` plus room for the text fields, refused
-with 413 while streaming); :func:`save_uploads` then copies each file into a private
-temporary folder the decoders read from. A client's file name is kept for messages and
+with 413 while streaming); :func:`saved_uploads` then copies each file into a private
+temporary folder the decoders read from, removed when the request is answered. A client's file name is kept for messages and
 its extension as a hint for the decoder; it is never used as a path.
 """
 
 from __future__ import annotations
 
+import contextlib
 import mimetypes
 import re
 import shutil
 import tempfile
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -134,9 +135,12 @@ def _copy(src: BinaryIO, target: Path) -> int:
         return out.tell()
 
 
-async def save_uploads(parts: Sequence[tuple[str, UploadFile]], max_bytes: int) -> Upload:
-    """Copy each ``(tag, file)`` into a new private temporary folder (413 past
-    ``max_bytes`` in all; 415 for a file declared as non-media)."""
+@contextlib.asynccontextmanager
+async def saved_uploads(parts: Sequence[tuple[str, UploadFile]], max_bytes: int
+                        ) -> AsyncIterator[Upload]:
+    """Each ``(tag, file)`` copied into a new private temporary folder (413 past
+    ``max_bytes`` in all; 415 for a file declared as non-media), deleted when the block
+    ends, however it ends."""
     up = Upload(folder=Path(tempfile.mkdtemp(prefix="interestmap-upload-")))
     try:
         total = 0
@@ -151,7 +155,6 @@ async def save_uploads(parts: Sequence[tuple[str, UploadFile]], max_bytes: int) 
             up.files.append(target)
             up.names.append(name)
             up.tags.append(tag)
-        return up
-    except BaseException:
-        up.cleanup()
-        raise
+        yield up
+    finally:
+        await run_in_threadpool(up.cleanup)
