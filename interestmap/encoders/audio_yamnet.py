@@ -39,6 +39,7 @@ from typing import Any
 import numpy as np
 
 from interestmap.encoders._util import LazyModel, mono_wave, package_version
+from interestmap.encoders.semantics import top_classes
 from interestmap.errors import MissingDependencyError, ModelLoadError
 
 SAMPLE_RATE = 16000
@@ -188,10 +189,12 @@ class YamnetTagger:
 
     def describe(self, waves: Sequence[np.ndarray], k: int = 5) -> list[list[tuple[str, float]]]:
         """For each clip, its ``k`` highest-scored classes as ``(name, score)``."""
-        probs = self.class_probabilities(waves)
+        if len(waves) == 0:
+            return []
         names = self.class_names
-        return [[(names[i], round(float(row[i]), 4)) for i in np.argsort(-row)[:k]]
-                for row in probs]
+        idx, p = top_classes(self.class_probabilities(waves), k)
+        return [[(names[i], round(float(q), 4)) for i, q in zip(ri, rp, strict=True)]
+                for ri, rp in zip(idx, p, strict=True)]
 
     def __repr__(self) -> str:
         return "YamnetTagger()"

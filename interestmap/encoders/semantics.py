@@ -128,9 +128,6 @@ class VisualSemantics(ImageEncoder):
     def class_probabilities(self, images: Sequence[Any]) -> np.ndarray:
         return self.image_encoder.class_probabilities(images)
 
-    def _top(self, probs: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        return top_classes(probs, k)
-
     def encode(self, items: Sequence[Any], *, batch_size: int = 32,
                show_progress: bool = False) -> np.ndarray:
         dim = self.text_encoder.info.dim
@@ -145,7 +142,7 @@ class VisualSemantics(ImageEncoder):
         if len(images) == 0:
             return []
         names = self.class_names
-        idx, p = self._top(self.image_encoder.class_probabilities(images), k)
+        idx, p = top_classes(self.image_encoder.class_probabilities(images), k)
         return [[(names[i], round(float(q), 4)) for i, q in zip(ri, rp, strict=True)]
                 for ri, rp in zip(idx, p, strict=True)]
 
