@@ -208,9 +208,6 @@ class AudienceClusterer(ClusterMixin, BaseEstimator):
             params: dict[str, Any] = {"min_cluster_size": self.min_cluster_size,
                                       "min_samples": self.min_samples,
                                       "cluster_selection_method": self.cluster_selection_method}
-            if self.cluster_selection_method != "leaf" and self.max_cluster_share < 1:
-                # a share for now: a count once min_cluster_size is known (below)
-                params["max_cluster_size"] = self.max_cluster_share
         else:
             import hdbscan
 
@@ -233,8 +230,9 @@ class AudienceClusterer(ClusterMixin, BaseEstimator):
         ms = params["min_samples"]
         ms = auto_min_samples(mcs) if ms is None else check_int("min_samples", ms, 1)
         params.update(min_cluster_size=mcs, min_samples=ms, prediction_data=True)
-        if self.hdbscan_model is None and "max_cluster_size" in params:
-            params["max_cluster_size"] = max(mcs, int(params["max_cluster_size"] * n))
+        if self.hdbscan_model is None and params["cluster_selection_method"] != "leaf" \
+                and self.max_cluster_share < 1:
+            params["max_cluster_size"] = max(mcs, int(self.max_cluster_share * n))
         return params
 
     # fitting ------------------------------------------------------------------------
