@@ -172,3 +172,29 @@ def test_no_audience_holds_more_than_its_share_of_the_corpus(small):
     chosen = capped if auto.selection_silhouette_ >= AUTO_MIN_SILHOUETTE else leaf
     assert auto.selection_method_ == chosen.selection_method_
     np.testing.assert_array_equal(auto.labels_, chosen.labels_)
+
+
+def test_auto_falling_back_to_the_leaves_reuses_the_cluster_tree(small, monkeypatch):
+    # the tree does not depend on the selection: one HDBSCAN fit, the same audiences as a
+    # fresh "leaf" fit, down to the soft membership and predictions on new points
+    import hdbscan
+
+    import interestmap.learn.clusters as clusters
+
+    leaf = AudienceClusterer(reduction="pca", cluster_selection_method="leaf",
+                             random_state=3).fit(small.vectors)
+    monkeypatch.setattr(clusters, "AUTO_MIN_SILHOUETTE", 2.0)  # no silhouette reaches it
+    fits = []
+    real_fit = hdbscan.HDBSCAN.fit
+    monkeypatch.setattr(hdbscan.HDBSCAN, "fit",
+                        lambda model, X, y=None: fits.append(1) or real_fit(model, X, y))
+    auto = AudienceClusterer(reduction="pca", random_state=3).fit(small.vectors)
+    assert len(fits) == 1
+    assert auto.selection_method_ == "leaf" and auto.selection_silhouette_ is not None
+    assert auto.hdbscan_.get_params()["max_cluster_size"] == 0  # leaves are never capped
+    np.testing.assert_array_equal(auto.raw_labels_, leaf.raw_labels_)
+    np.testing.assert_array_equal(auto.labels_, leaf.labels_)
+    np.testing.assert_allclose(auto.hdbscan_.probabilities_, leaf.hdbscan_.probabilities_)
+    np.testing.assert_allclose(auto.membership_, leaf.membership_, atol=1e-6)
+    np.testing.assert_array_equal(auto.predict(small.vectors[:40]),
+                                  leaf.predict(small.vectors[:40]))

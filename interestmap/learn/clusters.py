@@ -33,6 +33,11 @@ AUTO_MIN_SILHOUETTE = 0.2
 """``"auto"`` keeps excess-of-mass audiences when their mean silhouette (cosine, input
 space) reaches this; below it they are not separated enough and the leaves are used."""
 _SILHOUETTE_SAMPLE = 2000
+_SELECTION_PARAMS = ("min_cluster_size", "cluster_selection_method", "allow_single_cluster",
+                     "match_reference_implementation", "cluster_selection_epsilon",
+                     "cluster_selection_persistence", "max_cluster_size",
+                     "cluster_selection_epsilon_max")
+"""HDBSCAN parameters that choose clusters from the tree (the rest shape the tree)."""
 _MIN_POINTS = 10
 
 
@@ -254,7 +259,7 @@ class AudienceClusterer(ClusterMixin, BaseEstimator):
             model = self._select(Z, "eom")
             self.selection_silhouette_ = self._silhouette(X, model.labels_)
             if self.selection_silhouette_ < AUTO_MIN_SILHOUETTE:
-                model = self._select(Z, "leaf")
+                model = self._select(Z, "leaf", fitted=model)
         else:
             model = self._select(Z, method)
         self.selection_method_ = str(model.cluster_selection_method)
@@ -302,12 +307,39 @@ class AudienceClusterer(ClusterMixin, BaseEstimator):
         self.reducer_ = None
         return X
 
-    def _select(self, Z: np.ndarray, method: str) -> Any:
-        """HDBSCAN with ``method`` selection; one audience if nothing is dense enough."""
-        model = self._run_hdbscan(Z, allow_single=False, method=method)
+    def _select(self, Z: np.ndarray, method: str, fitted: Any = None) -> Any:
+        """HDBSCAN with ``method`` selection; one audience if nothing is dense enough.
+
+        With ``fitted`` (an HDBSCAN already fitted on ``Z``), its cluster tree is reused:
+        the tree does not depend on the selection, so only the selection runs again.
+        """
+        model = self._reselect(fitted, Z, method=method, allow_single=False)
         if model.labels_.max() < 0:  # nothing dense enough: the corpus is one audience
-            model = self._run_hdbscan(Z, allow_single=True, method=method)
+            model = self._reselect(model, Z, method=method, allow_single=True)
         return model
+
+    def _reselect(self, fitted: Any, Z: np.ndarray, *, method: str, allow_single: bool) -> Any:
+        """``fitted`` with its audiences selected again from its own tree by ``method``;
+        a new HDBSCAN fit where there is none or this hdbscan version lacks the means."""
+        params = self._hdbscan_settings(method=method, allow_single=allow_single)
+        try:
+            from hdbscan.hdbscan_ import _tree_to_labels
+        except ImportError:  # pragma: no cover - hdbscan moved its internals
+            fitted = None
+        if fitted is None or getattr(fitted, "_single_linkage_tree", None) is None:
+            return self._run_hdbscan(Z, params)
+        fitted.set_params(**params)
+        labels, probabilities, stabilities, condensed, _ = _tree_to_labels(
+            None, fitted._single_linkage_tree,
+            **{k: params[k] for k in _SELECTION_PARAMS if k in params})
+        fitted.labels_, fitted.probabilities_ = labels, probabilities
+        fitted.cluster_persistence_, fitted._condensed_tree = stabilities, condensed
+        fitted._prediction_data = fitted._outlier_scores = fitted._relative_validity = None
+        if fitted.prediction_data:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                fitted.generate_prediction_data()
+        return fitted
 
     def _silhouette(self, X: np.ndarray, labels: np.ndarray) -> float:
         """Mean cosine silhouette of the clustered points (a sample of at most 2,000);
@@ -321,15 +353,20 @@ class AudienceClusterer(ClusterMixin, BaseEstimator):
         return float(silhouette_score(X[ok], labels[ok], metric="cosine",
                                       sample_size=sample, random_state=self.random_state))
 
-    def _run_hdbscan(self, Z: np.ndarray, *, allow_single: bool, method: str) -> Any:
-        import hdbscan
-
+    def _hdbscan_settings(self, *, method: str, allow_single: bool) -> dict[str, Any]:
+        """HDBSCAN's parameters for one selection ``method`` (leaves are never capped)."""
         params = dict(self.hdbscan_params_)
         params["cluster_selection_method"] = method
         if method == "leaf":
-            params.pop("max_cluster_size", None)
+            params["max_cluster_size"] = 0  # HDBSCAN's "no cap"
         params["allow_single_cluster"] = allow_single or params.get("allow_single_cluster",
                                                                     False)
+        return params
+
+    @staticmethod
+    def _run_hdbscan(Z: np.ndarray, params: dict[str, Any]) -> Any:
+        import hdbscan
+
         model = hdbscan.HDBSCAN(**params)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
