@@ -166,6 +166,7 @@ class TopicSpace:
                  image_encoder: Any = None, audio_encoder: Any = None,
                  calibration: TopicCalibration | None = None,
                  text_vectors: np.ndarray | None = None,
+                 example_vectors: np.ndarray | None = None,
                  nearest_examples: int = NEAREST_EXAMPLES,
                  nearest_weight: float = NEAREST_WEIGHT) -> None:
         if not topics:
@@ -187,14 +188,24 @@ class TopicSpace:
                 raise ConfigError(f"topic vectors of shape {tv.shape} do not fit "
                                   f"{len(self.topics)} topics of {text_encoder.info.dim}-d")
             self.__dict__["text_vectors"] = l2_normalize(tv)
+        if example_vectors is not None:
+            ev = np.asarray(example_vectors, dtype=np.float32)
+            n = sum(len(t.examples) for t in self.topics)
+            if ev.shape != (n, text_encoder.info.dim):
+                raise ConfigError(f"example vectors of shape {ev.shape} do not fit the "
+                                  f"{n} examples of these topics in {text_encoder.info.dim}-d")
+            self.__dict__["example_vectors"] = l2_normalize(ev)
 
     @classmethod
     def for_encoder(cls, topics: Sequence[Topic], encoder: Any,
-                    text_vectors: np.ndarray | None = None) -> TopicSpace:
+                    text_vectors: np.ndarray | None = None,
+                    example_vectors: np.ndarray | None = None) -> TopicSpace:
         """The topic space of a :class:`~interestmap.encoders.pipeline.ClipEncoder`'s encoders
-        (``text_vectors``: the topic vectors an index already stores, if any)."""
+        (``text_vectors`` / ``example_vectors``: the topic and example-post vectors an
+        index already stores, if any)."""
         return cls(topics, encoder.text, image_encoder=encoder.image,
-                   audio_encoder=encoder.audio, text_vectors=text_vectors)
+                   audio_encoder=encoder.audio, text_vectors=text_vectors,
+                   example_vectors=example_vectors)
 
     @property
     def ids(self) -> list[str]:
@@ -210,8 +221,8 @@ class TopicSpace:
 
     @cached_property
     def example_vectors(self) -> np.ndarray:
-        """``(n_examples, d)`` the topics' example posts, topic by topic (encoded on first
-        use; an index stores only the topic vectors)."""
+        """``(n_examples, d)`` the topics' example posts, topic by topic (as an index
+        stores them, else encoded on first use)."""
         return embed_topic_examples(self.topics, self.text_encoder)
 
     def _text_cosines(self, v: np.ndarray) -> np.ndarray:
