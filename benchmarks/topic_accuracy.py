@@ -68,6 +68,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from _common import xtopic_data_dir  # noqa: E402
 
 from interestmap.encoders.base import EncoderInfo, TextEncoder, l2_normalize  # noqa: E402
+from interestmap.topics.embed import NEAREST_WEIGHT  # noqa: E402
 
 DATA = ROOT / "benchmarks" / "data"
 ML_LANGS = ("en", "es", "fr", "de", "it", "pt", "ru", "uk", "el", "ja", "zh", "ar", "tr", "pl")
@@ -195,7 +196,7 @@ def xtopic_gold(rows: list[dict]) -> np.ndarray:
 # Measures -------------------------------------------------------------------------------
 def old_topic_vectors(topics: list, enc: TextEncoder) -> np.ndarray:
     """Topic vectors as interestmap made them before issue 11: one "Name. Description"
-    prompt per topic, plus the example mean."""
+    prompt per topic, plus the example mean (scored alone: ``nearest_weight=0``)."""
     from interestmap.topics.embed import topic_prompt
 
     out = l2_normalize(enc.encode([topic_prompt(t) for t in topics]))
@@ -248,8 +249,9 @@ def xtopic_zero_shot(enc: TextEncoder, root: Path, old: bool, split: str = "test
     names = [Topic(id=x, name=x.title(), description=x.title()) for x in XTOPIC_LABELS]
     tv = old_topic_vectors(atlas, enc) if old else None
     nv = old_topic_vectors(names, enc) if old else None
-    sa = TopicSpace(atlas, enc, text_vectors=tv)
-    sn = TopicSpace(names, enc, text_vectors=nv)
+    plain = {"nearest_weight": 0.0} if old else {}  # the baseline: topic vectors alone
+    sa = TopicSpace(atlas, enc, text_vectors=tv, **plain)
+    sn = TopicSpace(names, enc, text_vectors=nv, **plain)
     to_x = atlas_to_xtopic(atlas)
     t_before = BEFORE_NEAREST_T.get(enc.info.name)
     sb = None if old or t_before is None else TopicSpace(
@@ -330,7 +332,8 @@ def ml_zero_shot(enc: TextEncoder, rows: list[dict], old: bool) -> dict:
 
     topics = load_topics(DATA / "ml_topics.yaml")
     ids = [t.id for t in topics]
-    space = TopicSpace(topics, enc, text_vectors=old_topic_vectors(topics, enc) if old else None)
+    space = TopicSpace(topics, enc, text_vectors=old_topic_vectors(topics, enc) if old else None,
+                       nearest_weight=0.0 if old else NEAREST_WEIGHT)
     out = {}
     for split in ("dev", "test"):
         part = [r for r in rows if r["split"] == split]
@@ -361,7 +364,8 @@ def implicit_en(enc: TextEncoder, rows: list[dict], old: bool, plain: bool) -> d
     test = jsonl(DATA / "ml_topics_implicit_en.jsonl")
     gold = np.array([r["label"] for r in test])
     v = enc.encode([r["text"] for r in test])
-    space = TopicSpace(topics, enc, text_vectors=old_topic_vectors(topics, enc) if old else None)
+    space = TopicSpace(topics, enc, text_vectors=old_topic_vectors(topics, enc) if old else None,
+                       nearest_weight=0.0 if old else NEAREST_WEIGHT)
     zs = float(np.mean(np.array(ids)[space.cosines("caption", v).argmax(axis=1)] == gold))
     train = jsonl(DATA / "ml_topics_train_en.jsonl")
     texts = [r["text"] for r in train] + [r["en"] for r in rows if r["split"] == "dev"]
