@@ -31,6 +31,9 @@ Data (none of it was used to fit anything in interestmap except where said):
   about (``topics.select_topics``, what ``classify`` and ``analyze`` show; through the
   atlas, every label of every such atlas topic), and ``top1``, one label per tweet
   (the only figure before: through the atlas, the first label of the top atlas topic).
+  ``atlas_topic_vectors_only``: the ``multi`` figure as scored before issue 11's fourth
+  pass (topic vectors alone, without the nearest examples, and the text temperature
+  shipped then, :data:`BEFORE_NEAREST_T`).
   ``xtopic_atlas_before``: the same through the atlas as it was before issue 11's third
   pass (``data/atlas_before_issue11c.yaml``: fewer example posts, the first mapping to
   X-Topic labels), for the baseline too, so that what the mapping adds is seen apart.
@@ -65,6 +68,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from _common import xtopic_data_dir  # noqa: E402
 
 from interestmap.encoders.base import EncoderInfo, TextEncoder, l2_normalize  # noqa: E402
+from interestmap.topics.embed import NEAREST_WEIGHT  # noqa: E402
 
 DATA = ROOT / "benchmarks" / "data"
 ML_LANGS = ("en", "es", "fr", "de", "it", "pt", "ru", "uk", "el", "ja", "zh", "ar", "tr", "pl")
@@ -72,6 +76,11 @@ X_LANGS = ("en", "es", "gr", "ja")
 ATLAS_BEFORE = DATA / "atlas_before_issue11c.yaml"
 """The shipped atlas before issue 11's third pass (14 examples per topic, the first X-Topic
 mapping): the baseline and the default are scored through it too (``..._atlas_before``)."""
+BEFORE_NEAREST_T = {"use-m3+e5-small": 0.0304, "use-m3": 0.0320, "e5-small": 0.00487,
+                    "minilm-l6": 0.0364}
+"""Shipped text temperatures before issue 11's fourth pass (topic vectors alone): the
+``atlas_topic_vectors_only`` figures score with them and without the nearest examples,
+as interestmap did before, in the same run."""
 VARIANTS = ("use-m3", "e5-small", "minilm-l6", "e5-centred", "use+e5", "use+e5-routed",
             "use+e5-routed-lang")
 
@@ -187,7 +196,7 @@ def xtopic_gold(rows: list[dict]) -> np.ndarray:
 # Measures -------------------------------------------------------------------------------
 def old_topic_vectors(topics: list, enc: TextEncoder) -> np.ndarray:
     """Topic vectors as interestmap made them before issue 11: one "Name. Description"
-    prompt per topic, plus the example mean."""
+    prompt per topic, plus the example mean (scored alone: ``nearest_weight=0``)."""
     from interestmap.topics.embed import topic_prompt
 
     out = l2_normalize(enc.encode([topic_prompt(t) for t in topics]))
@@ -232,6 +241,7 @@ def xtopic_zero_shot(enc: TextEncoder, root: Path, old: bool, split: str = "test
                      atlas_path: Path | None = None) -> dict:
     """Zero-shot X-Topic macro-F1 through an atlas (the shipped one by default; ``atlas_path``:
     another, e.g. :data:`ATLAS_BEFORE`) and through the 19 label names."""
+    from interestmap.topics.calibration import TopicCalibration
     from interestmap.topics.catalog import XTOPIC_LABELS, Topic, load_topics
     from interestmap.topics.scoring import TopicSpace, select_topics
 
@@ -239,9 +249,14 @@ def xtopic_zero_shot(enc: TextEncoder, root: Path, old: bool, split: str = "test
     names = [Topic(id=x, name=x.title(), description=x.title()) for x in XTOPIC_LABELS]
     tv = old_topic_vectors(atlas, enc) if old else None
     nv = old_topic_vectors(names, enc) if old else None
-    sa = TopicSpace(atlas, enc, text_vectors=tv)
-    sn = TopicSpace(names, enc, text_vectors=nv)
+    plain = {"nearest_weight": 0.0} if old else {}  # the baseline: topic vectors alone
+    sa = TopicSpace(atlas, enc, text_vectors=tv, **plain)
+    sn = TopicSpace(names, enc, text_vectors=nv, **plain)
     to_x = atlas_to_xtopic(atlas)
+    t_before = BEFORE_NEAREST_T.get(enc.info.name)
+    sb = None if old or t_before is None else TopicSpace(
+        atlas, enc, nearest_weight=0.0,
+        calibration=TopicCalibration(text=t_before, visual=t_before, source="before"))
     out: dict = {"atlas": {"top1": {}, "multi": {}}, "names": {"top1": {}, "multi": {}}}
     for lang in X_LANGS:
         rows = xtopic_rows(root, lang, split)
@@ -254,6 +269,9 @@ def xtopic_zero_shot(enc: TextEncoder, root: Path, old: bool, split: str = "test
             out["atlas"]["multi"][lang] = macro_f1(
                 atlas_labels(select_topics(sa.proba("caption", v)), to_x), gold)
             out["names"]["multi"][lang] = macro_f1(select_topics(sn.proba("caption", v)), gold)
+            if sb is not None:
+                out.setdefault("atlas_topic_vectors_only", {"multi": {}})["multi"][lang] = (
+                    macro_f1(atlas_labels(select_topics(sb.proba("caption", v)), to_x), gold))
     for part in out.values():
         if not part["multi"]:
             del part["multi"]
@@ -314,7 +332,8 @@ def ml_zero_shot(enc: TextEncoder, rows: list[dict], old: bool) -> dict:
 
     topics = load_topics(DATA / "ml_topics.yaml")
     ids = [t.id for t in topics]
-    space = TopicSpace(topics, enc, text_vectors=old_topic_vectors(topics, enc) if old else None)
+    space = TopicSpace(topics, enc, text_vectors=old_topic_vectors(topics, enc) if old else None,
+                       nearest_weight=0.0 if old else NEAREST_WEIGHT)
     out = {}
     for split in ("dev", "test"):
         part = [r for r in rows if r["split"] == split]
@@ -345,7 +364,8 @@ def implicit_en(enc: TextEncoder, rows: list[dict], old: bool, plain: bool) -> d
     test = jsonl(DATA / "ml_topics_implicit_en.jsonl")
     gold = np.array([r["label"] for r in test])
     v = enc.encode([r["text"] for r in test])
-    space = TopicSpace(topics, enc, text_vectors=old_topic_vectors(topics, enc) if old else None)
+    space = TopicSpace(topics, enc, text_vectors=old_topic_vectors(topics, enc) if old else None,
+                       nearest_weight=0.0 if old else NEAREST_WEIGHT)
     zs = float(np.mean(np.array(ids)[space.cosines("caption", v).argmax(axis=1)] == gold))
     train = jsonl(DATA / "ml_topics_train_en.jsonl")
     texts = [r["text"] for r in train] + [r["en"] for r in rows if r["split"] == "dev"]

@@ -191,3 +191,17 @@ def test_clips_with_a_repeated_id_are_reported_and_skipped(tmp_path: Path) -> No
     with InterestIndex.open(tmp_path / "index") as idx:
         assert {c["id"]: c["caption"][:5] for c in idx.clips_frame()} == \
             {"a": "Derby", "b": "Slow-", "c": "Penal", "d": "Five-", "e": "Train"}
+
+
+def test_the_index_stores_the_topic_example_vectors_analysis_scores_with(default_index) -> None:
+    """The build saves the atlas examples' text vectors, so scoring topics against an
+    open index does not encode them again; they are what the text encoder gives."""
+    from interestmap.analysis.analyze import topic_space
+    from interestmap.topics.embed import embed_topic_examples
+
+    stored = default_index.topic_example_vectors
+    n = sum(len(t.examples) for t in default_index.topics)
+    assert stored is not None and stored.shape == (n, default_index.topic_vectors.shape[1])
+    fresh = embed_topic_examples(default_index.topics, default_index.encoder.text)
+    assert np.allclose(stored, fresh, atol=1e-5)
+    assert np.allclose(topic_space(default_index).example_vectors, stored, atol=1e-6)

@@ -11,7 +11,7 @@ from scipy.special import softmax
 from interestmap.errors import ConfigError
 from interestmap.topics.calibration import CALIBRATIONS, fit_temperature
 from interestmap.topics.catalog import Topic
-from interestmap.topics.embed import topic_prompt, visual_phrases
+from interestmap.topics.embed import nearest_example_cosines, topic_prompt, visual_phrases
 from interestmap.topics.scoring import TopicSpace, select_topics
 
 # --- no model needed ----------------------------------------------------------------------
@@ -25,6 +25,61 @@ def test_prompts_and_visual_phrases():
     # no visuals: the name and description, phrased like an image label
     assert visual_phrases(Topic(id="y", name="Vinyl", description="Record collecting.")) == \
         ["a photo of a Vinyl: Record collecting."]
+
+
+def test_nearest_example_cosines_average_each_topics_closest_examples():
+    # 3 topics: 4 examples, none, 2 examples
+    cos = np.array([[0.9, 0.1, 0.5, 0.7, 0.2, 0.4],
+                    [0.0, 0.3, 0.2, 0.1, 0.8, 0.6]])
+    near = nearest_example_cosines(cos, [4, 0, 2], k=2)
+    assert near[:, 0] == pytest.approx([0.8, 0.25])  # the two highest of the first four
+    assert np.isnan(near[:, 1]).all()  # no examples: no score
+    assert near[:, 2] == pytest.approx([0.3, 0.7])  # fewer than k: all of them
+    assert nearest_example_cosines(cos[0], [4, 0, 2], k=1)[0, 0] == pytest.approx(0.9)
+
+
+class _Words:
+    """A toy text encoder (bag of known words) with the encoder interface TopicSpace uses."""
+
+    VOCAB = ("goal", "match", "transfer", "recipe", "oven", "soup")
+
+    class info:  # noqa: N801 - mimics EncoderInfo
+        name, version, dim = "words", "1", 6
+
+    def encode(self, texts, batch_size=64, show_progress=False):
+        v = np.array([[float(w in t.lower().split()) for w in self.VOCAB] for t in texts])
+        v[~v.any(axis=1), 0] = 1e-3
+        return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+
+def test_text_scores_blend_the_topic_vector_with_the_nearest_examples():
+    from interestmap.topics.calibration import TopicCalibration
+
+    topics = [Topic(id="football", name="goal", description="goal match",
+                    examples=["goal match", "transfer", "goal"]),
+              Topic(id="cooking", name="recipe", description="recipe oven",
+                    examples=["recipe oven", "soup"]),
+              Topic(id="bare", name="oven", description="oven")]  # no examples
+    cal = TopicCalibration(text=0.05, visual=0.05, source="test")
+    enc = _Words()
+    plain = TopicSpace(topics, enc, calibration=cal, nearest_weight=0.0)
+    space = TopicSpace(topics, enc, calibration=cal, nearest_examples=1, nearest_weight=0.5)
+    v = enc.encode(["transfer"])
+    c0, c1 = plain.cosines("caption", v)[0], space.cosines("caption", v)[0]
+    # a post on one sub-theme (a transfer) is far from the topic vector, at one example
+    assert c1[0] == pytest.approx((c0[0] + 0.5 * 1.0) / 1.5)
+    assert c1[0] > c0[0] + 0.2
+    assert c1[2] == pytest.approx(c0[2])  # a topic without examples: its vector alone
+    # stored vectors are used as given and checked
+    same = TopicSpace(topics, enc, calibration=cal, nearest_examples=1,
+                      example_vectors=space.example_vectors)
+    assert np.allclose(same.cosines("caption", v), c1)
+    with pytest.raises(ConfigError, match="example vectors"):
+        TopicSpace(topics, enc, example_vectors=np.ones((4, 6)))
+    with pytest.raises(ConfigError, match="nearest_examples"):
+        TopicSpace(topics, enc, nearest_examples=0)
+    with pytest.raises(ConfigError, match="nearest_weight"):
+        TopicSpace(topics, enc, nearest_weight=-1)
 
 
 def test_fit_temperature_recovers_the_temperature_that_made_the_labels():

@@ -104,7 +104,9 @@ def topic_space(index: InterestIndex, topics: Sequence[Topic] | str | None = Non
             enc = index.encoder
             if own:
                 vecs = getattr(index, "topic_vectors", None)
-                per_index[key] = TopicSpace.for_encoder(list(index.topics), enc, text_vectors=vecs)
+                examples = getattr(index, "topic_example_vectors", None)
+                per_index[key] = TopicSpace.for_encoder(list(index.topics), enc, text_vectors=vecs,
+                                                        example_vectors=examples)
             else:
                 per_index[key] = TopicSpace.for_encoder(list(topics), enc)  # type: ignore[arg-type]
         return per_index[key]

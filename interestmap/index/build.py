@@ -30,7 +30,12 @@ from interestmap.encoders.base import l2_normalize
 from interestmap.encoders.fusion import BLOCKS, Fuser
 from interestmap.encoders.pipeline import ClipEncoder, iter_texts
 from interestmap.errors import ConfigError, InterestmapError
-from interestmap.index.interest_index import CLUSTERER_FILE, PROJECTOR_FILE, InterestIndex
+from interestmap.index.interest_index import (
+    CLUSTERER_FILE,
+    PROJECTOR_FILE,
+    TOPIC_EXAMPLES_FILE,
+    InterestIndex,
+)
 from interestmap.index.manifest import begin_build, cache_dir
 from interestmap.index.results import Audience, BuildReport
 from interestmap.store.payloads import clip_payload
@@ -76,7 +81,7 @@ def build_index(
     """
     from interestmap.corpus.read import read_corpus, unique_clips
     from interestmap.topics.catalog import load_topics
-    from interestmap.topics.embed import embed_topics
+    from interestmap.topics.embed import embed_topic_examples, embed_topics
 
     if audiences not in ("clusters", "labels"):
         raise ConfigError("audiences must be 'clusters' or 'labels'")
@@ -164,6 +169,8 @@ def build_index(
                             replace=True)
         _dump(clusterer, build.staging / CLUSTERER_FILE)
         projector.save(build.staging / PROJECTOR_FILE)
+        with atomic_writer(build.staging / TOPIC_EXAMPLES_FILE) as f:
+            np.save(f, embed_topic_examples(topic_list, encoder.text), allow_pickle=False)
         outlier_share = float(np.mean(labels < 0))
         purity, nmi = _purity(encoded, labels)
         manifest = {

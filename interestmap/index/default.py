@@ -29,7 +29,7 @@ def ensure_default_index(index_dir: str | Path | None = None,
                          progress: Progress | None = None) -> InterestIndex:
     """Open the embedded default index (the declared-topic atlas), building it first if
     it does not exist yet, was built from another recipe or with other encoders than
-    today's defaults (a few seconds, no corpus needed; ``INTERESTMAP_ATLAS_DATA`` adds real
+    today's defaults, or has no stored topic-example vectors (a few seconds, no corpus needed; ``INTERESTMAP_ATLAS_DATA`` adds real
     posts, see :mod:`interestmap.index.atlas`)."""
     from interestmap.encoders.pipeline import ClipEncoder
     from interestmap.index.atlas import atlas_clips, atlas_data_dir, atlas_recipe, atlas_sources
@@ -47,7 +47,10 @@ def ensure_default_index(index_dir: str | Path | None = None,
     if idx is not None:
         try:
             idx.check_encoder(encoder)
-            if idx.manifest.get("about", {}).get("atlas_recipe") == recipe:
+            # an index built before it stored the topic examples' vectors is rebuilt
+            # once (from its encode cache), so scoring topics need not encode them
+            if (idx.manifest.get("about", {}).get("atlas_recipe") == recipe
+                    and idx.topic_example_vectors is not None):
                 return idx
         except EncoderMismatchError:
             pass  # built with an older default encoder: the atlas is rebuilt below

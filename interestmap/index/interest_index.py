@@ -42,6 +42,9 @@ if TYPE_CHECKING:
 
 CLUSTERER_FILE = "clusterer.joblib"
 PROJECTOR_FILE = "projector.joblib"
+TOPIC_EXAMPLES_FILE = "topic_examples.npy"
+"""The text vectors of the declared topics' example posts (indexes built since issue 11's
+fourth pass; older ones have none and encode them on first use)."""
 
 
 class InterestIndex:
@@ -163,6 +166,19 @@ class InterestIndex:
         by_id = {str(t["payload"]["id"]): t.get("description") for t in self.store.get_topics()}
         return l2_normalize(np.stack([np.asarray(by_id[t.id], dtype=np.float32)
                                       for t in self.topics]))
+
+    @cached_property
+    def topic_example_vectors(self) -> np.ndarray | None:
+        """``(n_examples, dim)`` text vectors of the :attr:`topics`' example posts, topic by
+        topic, as stored by the build; None when the index has none stored (built before
+        they were) or they do not fit its topics."""
+        path = self._opened.data_dir / TOPIC_EXAMPLES_FILE
+        if not path.is_file():
+            return None
+        vecs = np.load(path, allow_pickle=False)
+        n = sum(len(t.examples) for t in self.topics)
+        dim = self.topic_vectors.shape[1]
+        return vecs.astype(np.float32) if vecs.shape == (n, dim) else None
 
     def _query_matrix(self, query: EncodedClip | np.ndarray) -> np.ndarray:
         fused = query.fused if isinstance(query, EncodedClip) else query

@@ -50,7 +50,9 @@ def cmd_classify(args: argparse.Namespace) -> int:
 
             text_encoder = get_text_encoder(args.text_encoder)
         own = idx is not None and not args.topics
-        space = TopicSpace(topics, text_encoder, text_vectors=idx.topic_vectors if own else None)
+        space = TopicSpace(topics, text_encoder,
+                           text_vectors=idx.topic_vectors if own else None,
+                           example_vectors=idx.topic_example_vectors if own else None)
         classifier = None
         if posts is not None:
             labels = resolve_labels(posts, topics, where=f"training file {str(args.train)!r}")

@@ -19,10 +19,14 @@ from interestmap.errors import ConfigError
 from interestmap.topics.calibration import CLIP_TEMPERATURE, TopicCalibration, calibration_for
 from interestmap.topics.catalog import Topic
 from interestmap.topics.embed import (
+    NEAREST_EXAMPLES,
+    NEAREST_WEIGHT,
+    embed_topic_examples,
     embed_topic_sounds,
     embed_topic_visuals,
     embed_topic_visuals_clip,
     embed_topics,
+    nearest_example_cosines,
 )
 
 MATCH_MIN_PROBABILITY = 0.15
@@ -37,7 +41,9 @@ four languages, 0.399 with the top topic alone, 0.420 / 0.428 / 0.425 / 0.421 at
 test tweets, scored once afterwards: en / es / gr / ja 0.499 / 0.393 / 0.302 / 0.430
 (top topic only 0.444 / 0.402 / 0.266 / 0.382). With the atlas's Spanish and Japanese
 examples and its new X-Topic mapping (re-swept: no setting better by more than 0.003)
-0.524 / 0.421 / 0.339 / 0.459. ``benchmarks/topic_accuracy.py --sweep`` prints the grid."""
+0.524 / 0.421 / 0.339 / 0.459; with the nearest examples in the text scores (re-swept:
+still the best, train + validation mean 0.465) 0.533 / 0.432 / 0.336 / 0.456.
+``benchmarks/topic_accuracy.py --sweep`` prints the grid."""
 
 MATCH_MAX_TOPICS = 3
 """At most this many topics per post (the same sweep: at most 2, 3 or 5 give the same
@@ -150,6 +156,10 @@ class TopicSpace:
 
     ``image_encoder`` / ``audio_encoder`` are only used when they have a text side
     (CLIP / CLAP); visual semantics and every text block need only the text encoder.
+    Text blocks score a topic as ``(cos + w * nearest) / (1 + w)``: the cosine with the
+    topic vector and the mean cosine with the topic's ``nearest_examples`` example posts
+    closest to the post, ``w`` = ``nearest_weight`` (0: the topic vector alone; topics
+    without examples always use it alone).
     """
 
     TEXT_BLOCKS: tuple[str, ...] = ("caption", "ocr", "speech")
@@ -157,9 +167,18 @@ class TopicSpace:
     def __init__(self, topics: Sequence[Topic], text_encoder: Any, *,
                  image_encoder: Any = None, audio_encoder: Any = None,
                  calibration: TopicCalibration | None = None,
-                 text_vectors: np.ndarray | None = None) -> None:
+                 text_vectors: np.ndarray | None = None,
+                 example_vectors: np.ndarray | None = None,
+                 nearest_examples: int = NEAREST_EXAMPLES,
+                 nearest_weight: float = NEAREST_WEIGHT) -> None:
         if not topics:
             raise ConfigError("no declared topics to score against")
+        if int(nearest_examples) < 1:
+            raise ConfigError(f"nearest_examples must be at least 1, got {nearest_examples}")
+        if not float(nearest_weight) >= 0.0:
+            raise ConfigError(f"nearest_weight must be 0 or more, got {nearest_weight}")
+        self.nearest_examples = int(nearest_examples)
+        self.nearest_weight = float(nearest_weight)
         self.topics = list(topics)
         self.text_encoder = text_encoder
         self.image_encoder = image_encoder
@@ -171,14 +190,24 @@ class TopicSpace:
                 raise ConfigError(f"topic vectors of shape {tv.shape} do not fit "
                                   f"{len(self.topics)} topics of {text_encoder.info.dim}-d")
             self.__dict__["text_vectors"] = l2_normalize(tv)
+        if example_vectors is not None:
+            ev = np.asarray(example_vectors, dtype=np.float32)
+            n = sum(len(t.examples) for t in self.topics)
+            if ev.shape != (n, text_encoder.info.dim):
+                raise ConfigError(f"example vectors of shape {ev.shape} do not fit the "
+                                  f"{n} examples of these topics in {text_encoder.info.dim}-d")
+            self.__dict__["example_vectors"] = l2_normalize(ev)
 
     @classmethod
     def for_encoder(cls, topics: Sequence[Topic], encoder: Any,
-                    text_vectors: np.ndarray | None = None) -> TopicSpace:
+                    text_vectors: np.ndarray | None = None,
+                    example_vectors: np.ndarray | None = None) -> TopicSpace:
         """The topic space of a :class:`~interestmap.encoders.pipeline.ClipEncoder`'s encoders
-        (``text_vectors``: the topic vectors an index already stores, if any)."""
+        (``text_vectors`` / ``example_vectors``: the topic and example-post vectors an
+        index already stores, if any)."""
         return cls(topics, encoder.text, image_encoder=encoder.image,
-                   audio_encoder=encoder.audio, text_vectors=text_vectors)
+                   audio_encoder=encoder.audio, text_vectors=text_vectors,
+                   example_vectors=example_vectors)
 
     @property
     def ids(self) -> list[str]:
@@ -191,6 +220,22 @@ class TopicSpace:
     @cached_property
     def text_vectors(self) -> np.ndarray:
         return embed_topics(self.topics, self.text_encoder)
+
+    @cached_property
+    def example_vectors(self) -> np.ndarray:
+        """``(n_examples, d)`` the topics' example posts, topic by topic (as an index
+        stores them, else encoded on first use)."""
+        return embed_topic_examples(self.topics, self.text_encoder)
+
+    def _text_cosines(self, v: np.ndarray) -> np.ndarray:
+        cos = v @ self.text_vectors.T
+        counts = [len(t.examples) for t in self.topics]
+        if self.nearest_weight == 0 or not any(counts):
+            return cos
+        near = nearest_example_cosines(v @ self.example_vectors.T, counts,
+                                       self.nearest_examples)
+        w = self.nearest_weight
+        return np.where(np.isnan(near), cos, (cos + w * near) / (1.0 + w)).astype(cos.dtype)
 
     def scorable(self, block: str) -> bool:
         """Whether a block can be compared with declared topics at all."""
@@ -222,8 +267,11 @@ class TopicSpace:
         return CLIP_TEMPERATURE
 
     def cosines(self, block: str, vectors: np.ndarray) -> np.ndarray:
-        """``(n, n_topics)`` cosines of block vectors with the topics."""
+        """``(n, n_topics)`` cosines of block vectors with the topics (for the text
+        blocks, blended with the nearest examples' cosines: see the class docstring)."""
         v = l2_normalize(np.atleast_2d(np.asarray(vectors, dtype=np.float32)))
+        if block in self.TEXT_BLOCKS:
+            return self._text_cosines(v)
         return v @ self.vectors_for(block).T
 
     def proba(self, block: str, vectors: np.ndarray, classifier: Any = None) -> np.ndarray:
