@@ -138,7 +138,9 @@ def _build_whatif(p: argparse.ArgumentParser) -> None:
             ("--set-audio", "audio", "FILE", "an audio file (or video) whose sound replaces "
                                              "the clip's (the pictures are kept)"),
             ("--drop", "drop", "BLOCK", "remove a block: caption, ocr, speech, visual, "
-                                        "visual_semantics, audio, language, geo, visuals")):
+                                        "visual_semantics, audio, audio_semantics, language, "
+                                        "geo; visuals / sound for both picture / sound "
+                                        "blocks")):
         p.add_argument(flag, action=_EditAction, const=kind, dest="edits", metavar=meta,
                        help=help_ + " (repeatable)")
     p.add_argument("--combine", action="store_true",
