@@ -51,14 +51,14 @@ platforms use to pick *whose* feed a clip reaches, carry the rest.
 
 ``audio_semantics`` (what the sound is, in words) was added on 2026-12-03 with 0.09: the
 largest share at which a background sound rarely overrides what a caption says, chosen
-on dev data (ESC-50's dev half, 119 sounds that belong to an atlas topic, under 150
-X-Topic en_train captions, 10 unrelated sounds each; caption 0.25 beside it): the
-caption's top topic is kept 0.998 / 0.985 / **0.955** / 0.947 / 0.922 / 0.885 of the
-time with the sound at 0.05 / 0.07 / **0.09** / 0.10 / 0.12 / 0.15, and a neutral caption
-("what a day") over a dog barking or rain declares the sound's topic 0.07 / 0.23 /
-**0.31** / 0.40 / 0.48 / 0.49 of the time (a sound alone: 0.65 top-1). The other blocks
-gave up the 0.09 in proportion (rounded), the aiSFX ``audio`` block a little more (0.06
--> 0.04) since both read the same track.
+on dev data (``benchmarks/sound_weight.py``: ESC-50's dev half, 119 sounds that belong to
+an atlas topic, under 150 X-Topic en_train captions, 10 unrelated sounds each; caption
+0.25 beside it): the caption's top topic stays on top 0.995 / 0.971 / **0.956** / 0.946 /
+0.920 / 0.869 of the time with the sound at 0.05 / 0.07 / **0.09** / 0.10 / 0.12 / 0.15,
+and a neutral caption ("what a day") over a dog barking or rain declares the sound's
+topic 0.07 / 0.23 / **0.31** / 0.40 / 0.48 / 0.49 of the time (a sound alone: 0.65
+top-1). The other blocks gave up the 0.09 in proportion (rounded), the aiSFX ``audio``
+block a little more (0.06 -> 0.04) since both read the same track.
 """
 
 
