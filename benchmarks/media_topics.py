@@ -2,6 +2,7 @@
 
     python benchmarks/media_topics.py [--per-class 100] [--half test|dev]
                                       [--text-encoders use-m3,use-m3+e5-small]
+    python benchmarks/media_topics.py --product [--half test|dev]
 
 Each data set is cut in two halves: ``dev`` (looked at while choosing settings) and
 ``test`` (the default; reported). Scenes: ``test`` = the first ``--per-class`` photos of
@@ -26,6 +27,14 @@ each folder (file order, the set of the earlier figures), ``dev`` = the next
   ``zero_shot_top1_label_only``, the same with only YAMNet's top class (``top_k=1``);
   and the NMI triple of these text-space sound vectors (what audiences would see of a
   sound if it entered the text view the product clusters).
+
+With ``--product`` the ESC-50 half goes through the product instead (:func:`esc50_product`):
+each sound file encoded by ``ClipEncoder`` (the default encoders, ASR and OCR on), then
+audiences on the text view of the fused vectors (what an index build clusters), zero-shot
+over the 50 names with the clip's ``audio_semantics`` block, and declared atlas topics
+(``TopicSpace.score``, as ``analyze``) for the 27 classes that belong to a topic
+(:data:`ESC50_TOPICS`); each with the block and as it was before it (the same clips
+re-fused with :data:`OLD_WEIGHTS`). Plus the shared real video (:func:`video_product`).
 
 NMI: ``sklearn.metrics.normalized_mutual_info_score``; audiences' outliers (-1), if any
 remain, count as one more label. Prints one JSON object; progress on stderr.
@@ -190,6 +199,140 @@ def esc50(root: Path, half: str, text_encoders: list[str]) -> dict:
     return out
 
 
+OLD_WEIGHTS = {"caption": 0.26, "ocr": 0.10, "speech": 0.16, "visual": 0.08,
+               "visual_semantics": 0.10, "audio": 0.06, "language": 0.12, "geo": 0.12}
+"""The block weights before ``audio_semantics`` joined the fused vector (2026-12-03)."""
+
+ESC50_TOPICS = {
+    **{c: ("pets",) for c in ("dog", "cat", "rooster", "hen", "pig", "cow", "frog", "sheep",
+                              "crow", "insects")},
+    "chirping_birds": ("pets", "nature-outdoors", "gardening"), "crying_baby": ("parenting",),
+    "laughing": ("comedy",),
+    **{c: ("nature-outdoors",) for c in ("rain", "sea_waves", "crackling_fire", "wind",
+                                         "water_drops", "thunderstorm")},
+    "car_horn": ("cars",), "engine": ("cars",), "airplane": ("travel",), "train": ("travel",),
+    "keyboard_typing": ("tech", "business-finance", "crypto"), "mouse_click": ("tech", "gaming"),
+    "vacuum_cleaner": ("home-diy",), "chainsaw": ("home-diy",), "hand_saw": ("home-diy",)}
+"""ESC-50 classes that belong to an atlas topic (the right declared topics of such a
+sound); the other 23 classes (footsteps, clock tick, ...) have no topic of their own."""
+
+
+def esc50_product(root: Path, half: str) -> dict:
+    """ESC-50 clips through the product: each sound file encoded by ``ClipEncoder`` as a
+    sound-only clip (default encoders, ASR and OCR on), then audiences as an index build
+    finds them (the text view of the fused vectors) and declared topics as ``analyze``
+    scores them, with the ``audio_semantics`` block and without it (the same clips
+    re-fused with the weights from before it, which is what interestmap did then)."""
+    from sklearn.metrics import normalized_mutual_info_score as nmi
+
+    from interestmap.clip import Clip
+    from interestmap.encoders.fusion import BLOCKS, Fuser
+    from interestmap.encoders.pipeline import ClipEncoder
+    from interestmap.encoders.semantics import SOUND_TEMPLATE, label_texts
+    from interestmap.topics.catalog import load_topics
+    from interestmap.topics.scoring import TopicSpace
+
+    rows = list(csv.DictReader((root / "esc50" / "esc50.csv").open(encoding="utf-8")))
+    rows = [r for r in rows if (root / "esc50" / "audio" / r["filename"].replace(
+        ".wav", ".flac")).is_file()]
+    rows = [r for r, d in zip(rows, esc50_halves(rows), strict=True) if d == (half == "dev")]
+    gold = np.array([r["category"] for r in rows])
+    classes = sorted(set(gold.tolist()))
+    enc = ClipEncoder()
+    enc.load_models()
+    clips = [Clip.of(root / "esc50" / "audio" / r["filename"].replace(".wav", ".flac"),
+                     id=r["filename"]) for r in rows]
+    log(f"esc50 product path ({half}): encoding {len(clips)} sound clips")
+    t0 = time.perf_counter()
+    encoded, problems = enc.encode_many(clips, on_error="skip")
+    encode_s = time.perf_counter() - t0
+    keep = {e.clip.id for e in encoded}
+    gold = np.array([r["category"] for r in rows if r["filename"] in keep])
+    blocks = [{b: e.blocks.get(b) for b in BLOCKS} for e in encoded]
+    old_fuser = Fuser(OLD_WEIGHTS).fit(enc.block_encoders())
+    space = TopicSpace.for_encoder(load_topics(), enc)
+    names = enc.text.encode(label_texts(classes, SOUND_TEMPLATE))
+    out: dict = {"clips": len(encoded), "problems": len(problems),
+                 "encode_s_per_clip": round(encode_s / max(len(encoded), 1), 3),
+                 "audio_semantics_s_per_clip": round(float(np.mean(
+                     [e.timings_s.get("audio_semantics", 0.0) for e in encoded])), 4),
+                 "audio_s_per_clip": round(float(np.mean(
+                     [e.timings_s.get("audio", 0.0) for e in encoded])), 4),
+                 "asr_clips": int(sum("asr" in e.timings_s for e in encoded)),
+                 "block_missing": {}}
+    for e in encoded:
+        if "audio_semantics" in e.missing:
+            out["block_missing"][e.clip.id] = e.missing["audio_semantics"]
+    for key, fuser, weights in (("with_audio_semantics", enc.fuser, enc.layout.weights),
+                                ("before", old_fuser, old_fuser.layout_.weights)):
+        fused = fuser.transform(blocks)
+        view = fuser.text_view(fused)
+        has = np.linalg.norm(view, axis=1) > 0
+        res: dict = {"clips_with_a_text_view": int(has.sum())}
+        if has.sum() >= 10:
+            res.update(nmi_pair(view[has], gold[has], len(classes)))
+            # every clip counts: those without a view have no audience (-1)
+            labels = np.full(len(gold), -1)
+            from interestmap.learn.clusters import AudienceClusterer
+
+            labels[has] = AudienceClusterer(random_state=0).fit(view[has]).labels_
+            res["audiences_nmi_all_clips"] = round(float(nmi(gold, labels)), 4)
+        else:
+            res["audiences_nmi_all_clips"] = 0.0
+            res["note"] = "no clip has a text view: sound-only clips get no audience"
+        sem = np.stack([b["audio_semantics"] if b["audio_semantics"] is not None and
+                        weights["audio_semantics"] > 0 else np.zeros(names.shape[1])
+                        for b in blocks])
+        ok = np.linalg.norm(sem, axis=1) > 0
+        pred = np.where(ok, np.array(classes)[(sem @ names.T).argmax(axis=1)], "")
+        res["zero_shot_top1"] = round(float(np.mean(pred == gold)), 4)
+        right, declared = [], []
+        for b, g in zip(blocks, gold, strict=True):
+            if g not in ESC50_TOPICS:
+                continue
+            sc = space.score(b, weights)
+            top = sc.ranking(1)
+            right.append(bool(top) and sc.block_weights != {} and
+                         top[0]["id"] in ESC50_TOPICS[g])
+            declared.append(any(m["id"] in ESC50_TOPICS[g] for m in sc.matched()))
+        res["topic_clips"] = len(right)
+        res["declared_topic_top1"] = round(float(np.mean(right)), 4)
+        res["declared_topics_include_right"] = round(float(np.mean(declared)), 4)
+        out[key] = res
+        log(f"  {key}: {res}")
+    return out
+
+
+def video_product(root: Path) -> dict:
+    """The shared real video through the product: what its sound is heard as, and its
+    declared topics with and without the sound block."""
+    from interestmap.clip import Clip
+    from interestmap.encoders.fusion import BLOCKS
+    from interestmap.encoders.pipeline import ClipEncoder
+    from interestmap.topics.catalog import load_topics
+    from interestmap.topics.scoring import TopicSpace
+
+    enc = ClipEncoder()
+    e = enc.encode(Clip.of(root / "video" / "bigbuckbunny.mp4"))
+    space = TopicSpace.for_encoder(load_topics(), enc)
+    blocks = {b: e.blocks.get(b) for b in BLOCKS}
+    heard = enc.sound_semantics.tagger.describe([e_wave(root)], k=5)[0]
+    with_ = space.score(blocks, enc.layout.weights)
+    without = space.score(dict(blocks, audio_semantics=None),
+                          dict(enc.layout.weights, audio_semantics=0.0))
+    return {"blocks_present": [b for b in BLOCKS if blocks[b] is not None],
+            "missing": e.missing, "heard": heard,
+            "topics_with": with_.ranking(3), "topics_before": without.ranking(3),
+            "audio_semantics_top": with_.ranking(3, block="audio_semantics"),
+            "timings_s": {k: round(v, 3) for k, v in e.timings_s.items()}}
+
+
+def e_wave(root: Path) -> np.ndarray:
+    from interestmap.media.decode import load_media
+
+    return load_media(root / "video" / "bigbuckbunny.mp4").audio_at(16000)
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--per-class", type=int, default=100, help="scene photos per folder")
@@ -197,11 +340,23 @@ def main(argv: list[str] | None = None) -> None:
                     help="which half of each data set to score (dev: the one to choose on)")
     ap.add_argument("--text-encoders", default="use-m3,use-m3+e5-small",
                     help="text encoders of the visual-semantics bridge")
+    ap.add_argument("--product", action="store_true",
+                    help="instead: ESC-50 and the shared video through the product "
+                         "(ClipEncoder -> text view -> audiences, declared topics), with "
+                         "and without the audio_semantics block")
     args = ap.parse_args(argv)
     root = data_dir()
     if not (root / "scenes").is_dir() or not (root / "esc50").is_dir():
         sys.exit(f"scenes/ and esc50/ not found under {root}: set INTERESTMAP_DATA")
     t0 = time.perf_counter()
+    if args.product:
+        out = {"machine": {"cpus": os.cpu_count(), "load_1min": round(os.getloadavg()[0], 2)},
+               "half": args.half, "esc50_product": esc50_product(root, args.half),
+               "video": video_product(root)}
+        out["machine"]["load_1min_end"] = round(os.getloadavg()[0], 2)
+        out["total_s"] = round(time.perf_counter() - t0, 1)
+        print(json.dumps(out, indent=1, default=str))
+        return
     out = {"machine": {"cpus": os.cpu_count(), "load_1min": round(os.getloadavg()[0], 2)},
            "half": args.half,
            "scenes": scenes(root, args.per_class, args.half, args.text_encoders.split(",")),

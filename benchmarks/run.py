@@ -40,7 +40,8 @@ from _common import (  # noqa: E402
 )
 
 HERE = Path(__file__).resolve().parent
-STAGES = ("decode", "ocr", "asr", "text", "visual", "visual_semantics", "audio", "fusion")
+STAGES = ("decode", "ocr", "asr", "text", "visual", "visual_semantics", "audio",
+          "audio_semantics", "fusion")
 BIG_SIZES = (10_000, 100_000)
 FULL_EXTRA_SIZES = (30_000,)  # a third point on the growth curve, without --quick
 

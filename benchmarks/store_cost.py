@@ -83,7 +83,8 @@ class Source:
         self.lang_enc, self.geo_enc = LanguageEncoder(), GeoEncoder()
         self.places = [(p.lat, p.lon, p.name) for p in load_gazetteer() if p.kind == "city"]
         dims = {"caption": 512, "ocr": 512, "speech": 512, "visual": 1280,
-                "visual_semantics": 512, "audio": 512, "language": self.lang_enc.info.dim,
+                "visual_semantics": 512, "audio": 512, "audio_semantics": 512,
+                "language": self.lang_enc.info.dim,
                 "geo": self.geo_enc.dim}
         self.fuser = Fuser.from_layout(FusionLayout(dims=dims))
         self.layout = self.fuser.layout_

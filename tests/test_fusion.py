@@ -10,7 +10,7 @@ from interestmap.encoders.fusion import BLOCKS, DEFAULT_WEIGHTS, Fuser, FusionLa
 from interestmap.errors import ConfigError, EncoderMismatchError
 
 DIMS = {"caption": 16, "ocr": 16, "speech": 16, "visual": 12, "visual_semantics": 16,
-        "audio": 8, "language": 6, "geo": 5}
+        "audio": 8, "audio_semantics": 16, "language": 6, "geo": 5}
 
 
 def _unit(rng: np.random.Generator, d: int) -> np.ndarray:
@@ -114,7 +114,10 @@ def test_text_view_is_weighted_mean_of_text_blocks(fuser: Fuser) -> None:
     view = f.text_view(f.transform([c]))[0]
     w = DEFAULT_WEIGHTS
     expected = w["caption"] * c["caption"] + w["speech"] * c["speech"] + \
-        w["visual_semantics"] * c["visual_semantics"]
+        w["visual_semantics"] * c["visual_semantics"] + w["audio_semantics"] * c["audio_semantics"]
     assert view == pytest.approx(expected / np.linalg.norm(expected), abs=1e-5)
+    # a sound-only clip has a text view through what it sounds like, not through aiSFX
+    heard = {b: (c[b] if b in ("audio", "audio_semantics") else None) for b in BLOCKS}
+    assert f.text_view(f.transform([heard]))[0] == pytest.approx(c["audio_semantics"], abs=1e-5)
     audio_only = {b: (c[b] if b == "audio" else None) for b in BLOCKS}
     assert not np.any(f.text_view(f.transform([audio_only])))

@@ -77,18 +77,26 @@ def _same_answer(alone: Any, together: Any, extent: float) -> None:
 def test_nearest_many_answers_as_one_by_one(big_build) -> None:
     """Lookups answered together (the server batches those waiting) get the answers each
     gets alone: captions, and sounds with nothing in the text space (no map point)."""
+    from interestmap.encoders.fusion import BLOCKS
+
     _, idx, _ = big_build
     ids = [c["id"] for c in idx.clips_frame()]
     fused = np.stack([np.asarray(v) for v in idx.store.get_clip_vectors(ids)[0]])
-    no_view = np.flatnonzero(~np.any(idx.fuser.text_view(fused), axis=1))
-    assert len(no_view) >= 2, "the corpus should hold sound-only clips"
-    rows = np.concatenate([[0, 5, 250], no_view[:2], [999]])
+    heard = np.flatnonzero(np.any(fused[:, idx.layout.slices["audio_semantics"]], axis=1))
+    assert len(heard) >= 2, "the corpus should hold sound clips"
+    # the corpus's sounds with their aiSFX block alone: nothing in the text space, as a
+    # clip whose track is only talking without a transcript
+    parts = idx.fuser.split(fused[heard[:2]])
+    blind = idx.fuser.transform([{b: parts[b][j] if b == "audio" else None for b in BLOCKS}
+                                 for j in range(2)])
+    assert not np.any(idx.fuser.text_view(blind))
+    queries = np.concatenate([fused[[0, 5, 250]], blind, fused[[999]]])
     extent = float(np.ptp(idx.projector.extent_, axis=0).max())
     for filters in (None, {"language": "es"}):
-        together = idx.nearest_many(fused[rows], k=3, k_clips=4, filters=filters)
-        assert len(together) == len(rows)
-        for r, res in zip(rows, together, strict=True):
-            _same_answer(idx.nearest(fused[r], k=3, k_clips=4, filters=filters), res, extent)
+        together = idx.nearest_many(queries, k=3, k_clips=4, filters=filters)
+        assert len(together) == len(queries)
+        for q, res in zip(queries, together, strict=True):
+            _same_answer(idx.nearest(q, k=3, k_clips=4, filters=filters), res, extent)
         assert all(t.x is None for t in together[3:5])
         if filters:
             langs = {c["id"]: c.get("language") for c in idx.clips_frame()}

@@ -188,6 +188,21 @@ def test_query_with_other_encoders_is_refused(tmp_path):
         check_query_layout(m, make_layout(text_name="e5"))
 
 
+def test_index_built_before_the_sound_block_is_refused(tmp_path):
+    """An index built before ``audio_semantics`` joined the fused vector (2026-12-03) has
+    vectors of another layout: a query gets the encoder/layout mismatch message."""
+    build(tmp_path / "idx")
+    m = read_manifest(tmp_path / "idx")
+    old = json.loads(json.dumps(m["layout"]))
+    for part in ("dims", "weights", "encoders"):
+        old[part].pop("audio_semantics")
+    write_manifest(tmp_path / "idx", {**m, "layout": old})
+    m = read_manifest(tmp_path / "idx")
+    with pytest.raises(EncoderMismatchError,
+                       match="another block layout.*'audio_semantics'.*rebuild the index"):
+        check_query_layout(m, make_layout())
+
+
 def test_manifest_values_are_made_json_safe(tmp_path):
     out = write_manifest(tmp_path / "idx", {"counts": {"clips": np.int64(3)},
                                             "projection": {"min_dist": np.float32(0.1)}})

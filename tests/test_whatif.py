@@ -163,3 +163,36 @@ def test_cli_whatif(capsys):
     assert rc == 0 and text.count("\n1. ") == 1 and "\n2. " not in text
     assert main(["whatif", "--caption", CAPTION]) == 2
     assert "no edits given" in capsys.readouterr().err
+
+
+def test_sound_change_moves_what_the_clip_sounds_like(index, data):
+    """A caption over a barking dog: dropping the "sound" drops both sound blocks, and
+    another sound (a crying baby) re-encodes what the clip sounds like, not its caption."""
+    import csv
+
+    rows = list(csv.DictReader((data / "esc50" / "esc50.csv").open()))
+
+    def esc50(cat: str) -> str:
+        name = sorted(r["filename"] for r in rows if r["category"] == cat)[0]
+        return str(data / "esc50" / "audio" / name.replace(".wav", ".flac"))
+
+    base = analyze(Clip.of(esc50("dog"), caption="Sunday afternoon with my best friend"),
+                   index)
+    assert base.encoded.blocks["audio_semantics"] is not None
+    assert base.topics.block_top("audio_semantics")[0].id == "pets"
+    heard = next(r for r in base.agreement.blocks if r.block == "audio_semantics")
+    assert heard.words == "sound (what it sounds like)"
+    assert heard.evidence.startswith("sounds like") and ("dog" in heard.evidence
+                                                         or "bark" in heard.evidence)
+    assert drop_blocks("sound") == ("audio", "audio_semantics")
+    rep = whatif(base, [Edit("drop", "sound"), Edit("audio", esc50("crying_baby"))], index)
+    dropped, rain = rep.variants
+    assert dropped.analysis.encoded.blocks["audio_semantics"] is None
+    assert dropped.distance_by_block["audio_semantics"] > 0
+    assert "sound (what it sounds like)" in dropped.summary or \
+        "sound (what it sounds like)" in dropped.edits[0].describe()
+    after = rain.analysis
+    _unchanged(base, after, ["caption", "visual", "visual_semantics", "ocr", "geo"])
+    print(rain.distance_by_block, dropped.distance_by_block)
+    assert max(rain.distance_by_block, key=rain.distance_by_block.get) == "audio_semantics"
+    assert after.topics.block_top("audio_semantics")[0].id == "parenting"

@@ -110,6 +110,12 @@ def _disagreeing(agreement: ModalityAgreement, top: Topic) -> list[Advice]:
             detail = (f"The frames look like {other}, not {top.name}"
                       + (f" ({r.evidence})" if r.evidence else "")
                       + f": the visuals pull the clip away from people who picked {top.name}.")
+        elif r.block == "audio_semantics":
+            title = f"Make the sound fit {top.name}"
+            detail = (f"The sound track is heard as {other}, not {top.name}"
+                      + (f" (it {r.evidence})" if r.evidence else "")
+                      + f": pick a sound people who chose {top.name} expect, or keep it "
+                        "quiet under the talking.")
         elif r.block in ("caption", "ocr", "speech"):
             what = {"caption": "caption", "ocr": "on-screen text", "speech": "speech"}[r.block]
             verb = {"caption": "Write the caption", "ocr": "Put on-screen text",

@@ -40,8 +40,9 @@ if TYPE_CHECKING:
 
 BLOCK_WORDS: dict[str, str] = {
     "caption": "caption", "ocr": "on-screen text", "speech": "speech",
-    "visual": "picture", "visual_semantics": "visuals", "audio": "sound",
-    "language": "language", "geo": "location",
+    "visual": "picture", "visual_semantics": "visuals", "audio": "sound texture",
+    "audio_semantics": "sound (what it sounds like)", "language": "language",
+    "geo": "location",
 }
 """How each block is named to a creator."""
 
@@ -481,7 +482,28 @@ def block_evidence(encoded: EncodedClip, block: str, space: TopicSpace | None = 
     if block == "visual_semantics" and space is not None:
         seen = seen_in_frames(encoded.blocks.get(block), space)
         return ("looks like " + ", ".join(seen)) if seen else ""
+    if block == "audio_semantics" and space is not None:
+        heard = heard_in_sound(encoded.blocks.get(block), space)
+        return ("sounds like " + ", ".join(heard)) if heard else ""
     return ""
+
+
+def heard_in_sound(vector: np.ndarray | None, space: TopicSpace, k: int = 3) -> list[str]:
+    """The sound names (AudioSet's) nearest to an audio-semantics vector: what is heard."""
+    if vector is None:
+        return []
+    try:
+        from interestmap.encoders.audio_yamnet import class_names
+        from interestmap.encoders.pipeline import SPEECH_CLASSES
+        from interestmap.encoders.semantics import SOUND_TEMPLATE, class_name_vectors
+
+        names = class_names()
+        sims = class_name_vectors(space.text_encoder, names, SOUND_TEMPLATE) @ np.asarray(
+            vector, np.float32)
+    except Exception:  # noqa: BLE001 - evidence is a nicety; the analysis stands without it
+        return []
+    order = [i for i in np.argsort(-sims) if names[i] not in SPEECH_CLASSES]
+    return [names[i].lower() for i in order[:k]]
 
 
 def seen_in_frames(vector: np.ndarray | None, space: TopicSpace, k: int = 3) -> list[str]:

@@ -43,12 +43,13 @@ if TYPE_CHECKING:
 EDIT_KINDS: tuple[str, ...] = ("caption", "language", "geo", "media", "frames", "audio", "drop")
 """``caption`` text; ``language`` code; ``geo`` place; ``media`` a file replacing all the
 media; ``frames`` an image or video whose pictures replace the clip's; ``audio`` a file
-whose sound replaces the clip's; ``drop`` a block name (or ``visuals`` for both visual
-blocks)."""
+whose sound replaces the clip's; ``drop`` a block name (or ``visuals`` / ``sound`` for
+both visual / both sound blocks)."""
 
 DROP_ALIASES: dict[str, tuple[str, ...]] = {
     "visuals": ("visual", "visual_semantics"), "picture": ("visual", "visual_semantics"),
-    "on-screen-text": ("ocr",), "text": ("ocr",), "sound": ("audio",), "location": ("geo",),
+    "on-screen-text": ("ocr",), "text": ("ocr",), "sound": ("audio", "audio_semantics"),
+    "location": ("geo",),
 }
 
 
@@ -204,7 +205,7 @@ def _swap_media(e: Edit, enc: ClipEncoder, clip: Clip, sig: Signals,
         raise ConfigError(f"{path.name} has no sound track: give an audio file or a video "
                           "with sound")
     picture_blocks = ("visual", "visual_semantics", "ocr")
-    sound_blocks = ("audio", "speech")
+    sound_blocks = ("audio", "audio_semantics", "speech")
     take = (picture_blocks if want_picture else ()) + (sound_blocks if want_sound else ())
     for b in take:
         blocks[b] = new.blocks.get(b)

@@ -17,7 +17,7 @@ MEDIA_TYPES = ["video", "image", "audio"]
 MANIFEST_TYPES = [".csv", ".tsv", ".jsonl", ".ndjson", ".json"]
 
 REMOVABLE = {"Caption": "caption", "On-screen text": "ocr", "Speech": "speech",
-             "Pictures": "visuals", "Sound": "audio", "Language": "language", "Place": "geo"}
+             "Pictures": "visuals", "Sound": "sound", "Language": "language", "Place": "geo"}
 
 
 def map_components() -> dict[str, Any]:

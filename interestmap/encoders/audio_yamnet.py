@@ -88,7 +88,9 @@ class _Model:
                     if init.data_location != onnx.TensorProto.EXTERNAL:
                         continue
                     ext = {e.key: e.value for e in init.external_data}
-                    blob = blobs.setdefault(ext["location"], zf.read(folder + ext["location"]))
+                    if ext["location"] not in blobs:  # read (and inflate) each side file once
+                        blobs[ext["location"]] = zf.read(folder + ext["location"])
+                    blob = blobs[ext["location"]]
                     start = int(ext.get("offset", 0))
                     stop = start + int(ext["length"]) if "length" in ext else len(blob)
                     init.raw_data = blob[start:stop]

@@ -34,10 +34,11 @@ def _print_analysis(d: dict[str, Any]) -> None:
         about = d["topics"].get("matched") or []
         if len(about) > 1:
             print("  the clip is about: " + ", ".join(t["name"] for t in about))
+    width = max([15] + [len(r["name"]) for r in d["modalities"]["blocks"]])
     for r in d["modalities"]["blocks"]:
         mark = "" if r["agrees"] else "   <- disagrees"
         ev = f"  [{r['evidence']}]" if r["evidence"] else ""
-        print(f"  {r['name']:<15} {r['top_topic']['name']} "
+        print(f"  {r['name']:<{width}} {r['top_topic']['name']} "
               f"{_pct(r['top_topic']['probability'])}{mark}{ev}")
     m = d["modalities"]
     if m.get("topic_driver") or m.get("audience_driver"):
@@ -138,7 +139,9 @@ def _build_whatif(p: argparse.ArgumentParser) -> None:
             ("--set-audio", "audio", "FILE", "an audio file (or video) whose sound replaces "
                                              "the clip's (the pictures are kept)"),
             ("--drop", "drop", "BLOCK", "remove a block: caption, ocr, speech, visual, "
-                                        "visual_semantics, audio, language, geo, visuals")):
+                                        "visual_semantics, audio, audio_semantics, language, "
+                                        "geo; visuals / sound for both picture / sound "
+                                        "blocks")):
         p.add_argument(flag, action=_EditAction, const=kind, dest="edits", metavar=meta,
                        help=help_ + " (repeatable)")
     p.add_argument("--combine", action="store_true",

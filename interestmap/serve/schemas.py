@@ -118,7 +118,8 @@ class EditIn(_Strict):
     kind: Literal["caption", "language", "geo", "drop"] = Field(
         description="caption: new caption text ('' removes it); language: a language "
                     "code; geo: a place; drop: a block to remove (caption, ocr, speech, "
-                    "visual, visual_semantics, audio, language, geo, or 'visuals').")
+                    "visual, visual_semantics, audio, audio_semantics, language, geo, or "
+                    "'visuals' / 'sound' for both picture / both sound blocks).")
     value: str = Field("", max_length=10_000, examples=["ru"])
 
     @field_validator("kind", mode="before")

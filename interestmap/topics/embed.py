@@ -13,6 +13,9 @@ How a clip is scored against declared topics (measured numbers in the docstrings
   (:func:`embed_topic_visuals`); with an image or audio encoder that has a text side
   (CLIP, CLAP) the ``visual`` / ``audio`` blocks are compared with the topic's
   ``visuals`` / ``sounds`` words encoded by that model's text tower.
+- Audio semantics (YAMNet's AudioSet names of the sound track, embedded as "the sound
+  of ...") is compared with the topic's ``sounds`` words phrased the same way
+  (:func:`embed_topic_sounds_text`).
 - Each block's cosines become probabilities by a softmax with a temperature fitted
   once per encoder (:data:`~interestmap.topics.calibration.CALIBRATIONS`), and the
   blocks are fused by the fusion-weighted mean of their probabilities over the blocks
@@ -95,8 +98,11 @@ def visual_phrases(topic: Topic) -> list[str]:
 
 
 def sound_phrases(topic: Topic) -> list[str]:
-    """What a topic sounds like, as prompts for an audio-text model (CLAP)."""
-    return [f"the sound of {s}" for s in (topic.sounds or [topic.name])]
+    """What a topic sounds like, as prompts for an audio-text model (CLAP), phrased as the
+    audio-semantics bridge phrases sound names ("the sound of dog barking")."""
+    from interestmap.encoders.semantics import SOUND_TEMPLATE, label_texts
+
+    return label_texts(topic.sounds or [topic.name], SOUND_TEMPLATE)
 
 
 _vectors: dict[tuple[Any, ...], np.ndarray] = {}
@@ -215,6 +221,17 @@ def embed_topic_visuals_clip(topics: Sequence[Topic], image_encoder: Any) -> np.
     """``(n_topics, d_image)`` topic visuals through an image encoder's text side (CLIP)."""
     return _phrase_means("visual-image", topics, image_encoder, visual_phrases,
                          image_encoder.encode_text)
+
+
+def embed_topic_sounds_text(topics: Sequence[Topic], text_encoder: Any) -> np.ndarray:
+    """``(n_topics, d)`` what each topic sounds like, in the text space (for audio semantics).
+
+    The mean of "the sound of <sound>" over the topic's ``sounds`` words (its name when it
+    has none), phrased as the YAMNet bridge phrases AudioSet names, so "the sound of dog
+    barking" (Pets) meets a clip heard as "the sound of bark".
+    """
+    return _phrase_means("sound-text", topics, text_encoder, sound_phrases,
+                         text_encoder.encode)
 
 
 def embed_topic_sounds(topics: Sequence[Topic], audio_encoder: Any) -> np.ndarray:

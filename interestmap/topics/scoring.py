@@ -23,6 +23,7 @@ from interestmap.topics.embed import (
     NEAREST_WEIGHT,
     embed_topic_examples,
     embed_topic_sounds,
+    embed_topic_sounds_text,
     embed_topic_visuals,
     embed_topic_visuals_clip,
     embed_topics,
@@ -73,6 +74,15 @@ def select_topics(probabilities: np.ndarray, *,
     keep[:, 0] = True
     np.put_along_axis(mask, order, keep, axis=1)
     return mask.reshape(p.shape)
+
+
+SOUND_TEMPERATURE_RATIO = 1.64
+"""Softmax temperature of audio semantics (sound names against the topics' ``sounds``),
+as a multiple of the encoder's visual-semantics temperature (both are label bridges).
+Fitted (:func:`~interestmap.topics.calibration.fit_temperature`) on the dev half of ESC-50:
+119 real sounds whose class belongs to an atlas topic (dog -> Pets & animals, rain ->
+Nature & outdoors, crying baby -> Parenting, ...), default text encoder: 0.0236, i.e.
+1.64 x its visual temperature 0.0144; top-1 topic right for 0.65 of them."""
 
 
 # Scoring -------------------------------------------------------------------------------
@@ -155,11 +165,11 @@ class TopicSpace:
     """Declared topics embedded for one set of encoders, ready to score clips and texts.
 
     ``image_encoder`` / ``audio_encoder`` are only used when they have a text side
-    (CLIP / CLAP); visual semantics and every text block need only the text encoder.
-    Text blocks score a topic as ``(cos + w * nearest) / (1 + w)``: the cosine with the
-    topic vector and the mean cosine with the topic's ``nearest_examples`` example posts
-    closest to the post, ``w`` = ``nearest_weight`` (0: the topic vector alone; topics
-    without examples always use it alone).
+    (CLIP / CLAP); visual and audio semantics and every text block need only the text
+    encoder. Text blocks score a topic as ``(cos + w * nearest) / (1 + w)``: the cosine
+    with the topic vector and the mean cosine with the topic's ``nearest_examples`` example
+    posts closest to the post, ``w`` = ``nearest_weight`` (0: the topic vector alone;
+    topics without examples always use it alone).
     """
 
     TEXT_BLOCKS: tuple[str, ...] = ("caption", "ocr", "speech")
@@ -239,7 +249,7 @@ class TopicSpace:
 
     def scorable(self, block: str) -> bool:
         """Whether a block can be compared with declared topics at all."""
-        if block in self.TEXT_BLOCKS or block == "visual_semantics":
+        if block in self.TEXT_BLOCKS or block in ("visual_semantics", "audio_semantics"):
             return True
         if block == "visual":
             return bool(self.image_encoder is not None and self.image_encoder.has_text_side)
@@ -253,6 +263,8 @@ class TopicSpace:
             return self.text_vectors
         if block == "visual_semantics":
             return embed_topic_visuals(self.topics, self.text_encoder)
+        if block == "audio_semantics":
+            return embed_topic_sounds_text(self.topics, self.text_encoder)
         if block == "visual" and self.scorable("visual"):
             return embed_topic_visuals_clip(self.topics, self.image_encoder)
         if block == "audio" and self.scorable("audio"):
@@ -264,6 +276,8 @@ class TopicSpace:
             return self.calibration.text
         if block == "visual_semantics":
             return self.calibration.visual
+        if block == "audio_semantics":
+            return self.calibration.visual * SOUND_TEMPERATURE_RATIO
         return CLIP_TEMPERATURE
 
     def cosines(self, block: str, vectors: np.ndarray) -> np.ndarray:

@@ -8,14 +8,15 @@ import numpy as np
 from interestmap.encoders.fusion import BLOCKS, Fuser, FusionLayout
 
 DIMS = {"caption": 24, "ocr": 24, "speech": 24, "visual": 16, "visual_semantics": 24,
-        "audio": 12, "language": 8, "geo": 6}
+        "audio": 12, "audio_semantics": 24, "language": 8, "geo": 6}
 ACCOUNTS = ["alice", "bob", "carla"]
 LANGS = ["en", "es", "ja"]
 KINDS = ["video", "image", "carousel", "audio", "none"]
 
 
 def make_layout(text_name: str = "use-m3") -> FusionLayout:
-    enc = {b: {"name": text_name if b in ("caption", "ocr", "speech", "visual_semantics")
+    enc = {b: {"name": text_name if b in ("caption", "ocr", "speech", "visual_semantics",
+                                                   "audio_semantics")
                else f"{b}-enc", "version": "1", "dim": d, "modality": b}
            for b, d in DIMS.items()}
     return FusionLayout(dims=dict(DIMS), encoders=enc)
@@ -29,7 +30,7 @@ def make_corpus(n: int, seed: int = 0) -> dict:
     blocks = {b: rng.normal(size=(n, d)).astype(np.float32) for b, d in DIMS.items()}
     presence = np.ones((n, len(BLOCKS)), dtype=bool)
     for j, b in enumerate(BLOCKS):
-        if b in ("speech", "ocr", "visual", "visual_semantics", "audio"):
+        if b in ("speech", "ocr", "visual", "visual_semantics", "audio", "audio_semantics"):
             presence[:, j] = rng.random(n) > 0.35
     rows = [{b: (blocks[b][i] if presence[i, j] else None) for j, b in enumerate(BLOCKS)}
             for i in range(n)]

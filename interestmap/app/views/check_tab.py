@@ -119,7 +119,7 @@ def clarity_markdown(res: Any) -> str:
                          f"({r.top_topic['probability']:.0%}) | {'yes' if r.agrees else '**no**'}"
                          f" | {escape_md(r.evidence) or '—'} |")
     missing = {BLOCK_WORDS.get(b, b): why for b, why in res.encoded.missing.items()
-               if b in ("caption", "ocr", "speech", "visual_semantics", "audio")}
+               if b in ("caption", "ocr", "speech", "visual_semantics", "audio", "audio_semantics")}
     if missing:
         lines += ["", "<small>Not used: " + "; ".join(f"{escape_md(k)} ({escape_md(v)})"
                                                     for k, v in missing.items()) + "</small>"]
