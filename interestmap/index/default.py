@@ -29,7 +29,7 @@ def ensure_default_index(index_dir: str | Path | None = None,
                          progress: Progress | None = None) -> InterestIndex:
     """Open the embedded default index (the declared-topic atlas), building it first if
     it does not exist yet, was built from another recipe or with other encoders than
-    today's defaults, or has no stored topic-example vectors (no corpus needed; about two
+    today's defaults, or has no stored topic-example vectors (no corpus needed; one to two
     minutes on two cores, mostly encoding the atlas's example posts;
     ``INTERESTMAP_ATLAS_DATA`` adds real posts, see :mod:`interestmap.index.atlas`)."""
     from interestmap.encoders.pipeline import ClipEncoder
