@@ -16,6 +16,7 @@ from interestmap.topics.embed import (
     EXAMPLES_WEIGHT,
     NEAREST_EXAMPLES,
     NEAREST_WEIGHT,
+    blend_nearest,
     embed_topic_examples,
     embed_topics,
     mean_per_topic,
@@ -130,7 +131,7 @@ def atlas_temperature(topics: Sequence[Topic], text_encoder: Any) -> float:
                 left = list(counts)
                 left[k] -= 1
                 near = nearest_example_cosines(others[None, :], left, NEAREST_EXAMPLES)[0]
-                cos = np.where(np.isnan(near), cos, (cos + w * near) / (1.0 + w))
+                cos = blend_nearest(cos, near, w)
             cos_rows.append(cos)
             gold_rows.append(np.arange(len(topics)) == k)
     if not cos_rows:

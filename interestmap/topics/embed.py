@@ -204,6 +204,14 @@ def nearest_example_cosines(example_cosines: np.ndarray, counts: Sequence[int],
     return out
 
 
+def blend_nearest(cos: np.ndarray, near: np.ndarray, weight: float = NEAREST_WEIGHT
+                  ) -> np.ndarray:
+    """Topic-vector cosines blended with nearest-example cosines (from
+    :func:`nearest_example_cosines`): ``(cos + w * near) / (1 + w)``, ``cos`` alone where a
+    topic has no examples (``near`` is NaN)."""
+    return np.where(np.isnan(near), cos, (cos + weight * near) / (1.0 + weight))
+
+
 def embed_topic_visuals(topics: Sequence[Topic], text_encoder: Any) -> np.ndarray:
     """``(n_topics, d)`` what each topic looks like, in the text space (for visual semantics).
 

@@ -21,6 +21,7 @@ from interestmap.topics.catalog import Topic
 from interestmap.topics.embed import (
     NEAREST_EXAMPLES,
     NEAREST_WEIGHT,
+    blend_nearest,
     embed_topic_examples,
     embed_topic_sounds,
     embed_topic_sounds_text,
@@ -244,8 +245,7 @@ class TopicSpace:
             return cos
         near = nearest_example_cosines(v @ self.example_vectors.T, counts,
                                        self.nearest_examples)
-        w = self.nearest_weight
-        return np.where(np.isnan(near), cos, (cos + w * near) / (1.0 + w)).astype(cos.dtype)
+        return blend_nearest(cos, near, self.nearest_weight).astype(cos.dtype)
 
     def scorable(self, block: str) -> bool:
         """Whether a block can be compared with declared topics at all."""
