@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 import threading
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -490,33 +490,49 @@ def block_evidence(encoded: EncodedClip, block: str, space: TopicSpace | None = 
 
 def heard_in_sound(vector: np.ndarray | None, space: TopicSpace, k: int = 3) -> list[str]:
     """The sound names (AudioSet's) nearest to an audio-semantics vector: what is heard."""
-    if vector is None:
-        return []
-    try:
+    def names() -> list[str]:
         from interestmap.encoders.audio_yamnet import class_names
-        from interestmap.encoders.pipeline import SPEECH_CLASSES
-        from interestmap.encoders.semantics import SOUND_TEMPLATE, class_name_vectors
 
-        names = class_names()
-        sims = class_name_vectors(space.text_encoder, names, SOUND_TEMPLATE) @ np.asarray(
-            vector, np.float32)
-    except Exception:  # noqa: BLE001 - evidence is a nicety; the analysis stands without it
-        return []
-    order = [i for i in np.argsort(-sims) if names[i] not in SPEECH_CLASSES]
-    return [names[i].lower() for i in order[:k]]
+        return class_names()
+
+    from interestmap.encoders.pipeline import SPEECH_CLASSES
+    from interestmap.encoders.semantics import SOUND_TEMPLATE
+
+    return [n.lower() for n in _names_nearest(vector, space, names, k, SOUND_TEMPLATE,
+                                              skip=SPEECH_CLASSES)]
 
 
 def seen_in_frames(vector: np.ndarray | None, space: TopicSpace, k: int = 3) -> list[str]:
     """The image-class names nearest to a visual-semantics vector: what the frames show."""
-    if vector is None or space.image_encoder is None:
+    if space.image_encoder is None:
+        return []
+
+    def names() -> list[str]:
+        from interestmap.encoders.semantics import readable_class_names
+
+        return readable_class_names(space.image_encoder.class_names or [])
+
+    from interestmap.encoders.semantics import LABEL_TEMPLATE
+
+    return _names_nearest(vector, space, names, k, LABEL_TEMPLATE)
+
+
+def _names_nearest(vector: np.ndarray | None, space: TopicSpace,
+                   names: Callable[[], list[str]], k: int, template: str,
+                   skip: Sequence[str] = ()) -> list[str]:
+    """The ``k`` class names (phrased with ``template``) nearest to a label-bridge vector,
+    leaving out ``skip``; none when there is no vector or the names cannot be had."""
+    if vector is None:
         return []
     try:
-        from interestmap.encoders.semantics import class_name_vectors, readable_class_names
+        from interestmap.encoders.semantics import class_name_vectors
 
-        names = readable_class_names(space.image_encoder.class_names or [])
-        if not names:
+        labels = names()
+        if not labels:
             return []
-        sims = class_name_vectors(space.text_encoder, names) @ np.asarray(vector, np.float32)
+        sims = class_name_vectors(space.text_encoder, labels, template) @ np.asarray(
+            vector, np.float32)
     except Exception:  # noqa: BLE001 - evidence is a nicety; the analysis stands without it
         return []
-    return [names[i] for i in np.argsort(-sims)[:k]]
+    order = [i for i in np.argsort(-sims) if labels[i] not in skip]
+    return [labels[i] for i in order[:k]]
